@@ -1,0 +1,61 @@
+"""Build a :class:`Network` from layer descriptions (a config, or a run's model.json)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import NetworkConfig
+from .engine.activations import make_activation
+from .engine.init import INITS
+from .engine.network import Layer, Network
+from .errors import InputError
+
+
+def default_init(activation: str) -> str:
+    return "he" if activation in ("relu", "leaky_relu") else "xavier"
+
+
+def resolve_network(net: NetworkConfig, n_inputs: int) -> NetworkConfig:
+    """The network config with every per-layer default filled in (bias, init, alpha)."""
+    layers = []
+    for layer in net.layers:
+        update = {
+            "bias": net.bias if layer.bias is None else layer.bias,
+            "init": layer.init or net.init or default_init(layer.activation),
+        }
+        if layer.activation == "leaky_relu" and layer.alpha is None:
+            update["alpha"] = 0.01
+        layers.append(layer.model_copy(update=update))
+    return net.model_copy(update={"input": n_inputs, "layers": layers})
+
+
+def build_network(net: NetworkConfig, dtype: str, rng: np.random.Generator) -> Network:
+    """Initial network for a resolved network config: explicit values where given, else drawn
+    from ``rng`` layer by layer (in layer order, weights before biases)."""
+    layers = []
+    fan_in = net.input
+    for i, spec in enumerate(net.layers):
+        if spec.weights is not None:
+            W = np.array(spec.weights, dtype=np.float64)
+            if W.shape != (fan_in, spec.units):
+                raise InputError(
+                    f"network.layers[{i}] (layer {i + 1}).weights: expected shape "
+                    f"({fan_in}, {spec.units}) (fan_in, units), got {W.shape}")
+        else:
+            W = INITS[spec.init](rng, fan_in, spec.units)
+        b = None
+        if spec.bias:
+            b = np.zeros(spec.units) if spec.biases is None else np.array(spec.biases, np.float64)
+        W, b = _cast(W, dtype, i, "weights"), None if b is None else _cast(b, dtype, i, "biases")
+        activation = make_activation(spec.activation, spec.alpha if spec.alpha is not None else 0.01)
+        layers.append(Layer(W, b, activation, frozenset(spec.freeze)))
+        fan_in = spec.units
+    return Network(layers)
+
+
+def _cast(values: np.ndarray, dtype: str, i: int, what: str) -> np.ndarray:
+    out = values.astype(dtype)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"network.layers[{i}] (layer {i + 1}).{what}: values are not finite "
+                         f"in {dtype}")
+    return out

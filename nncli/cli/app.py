@@ -1,0 +1,60 @@
+"""The typer application: shared options, error handling and exit codes.
+
+Every command is registered through :func:`command`, which turns nncli's errors into one
+message on stderr and the contract's exit code (2 bad input, 1 failed work), never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import typer
+
+from .. import __version__
+from ..errors import InputError, TrainingFailed
+from . import console
+
+app = typer.Typer(
+    name="nncli",
+    help="Train multilayer perceptrons from YAML config files, on a plain NumPy engine.\n\n"
+         "Example: nncli train configs/blobs.yaml",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool):
+    if value:
+        console.emit(f"nncli {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print the version and exit.")):
+    """Train multilayer perceptrons from YAML config files, on a plain NumPy engine."""
+
+
+def command(*args, **kwargs):
+    """``app.command`` whose errors become one message and the contract's exit code."""
+    def register(fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            try:
+                return fn(*a, **k)
+            except (InputError, TrainingFailed) as e:
+                console.error(str(e))
+                raise typer.Exit(e.exit_code) from None
+        return app.command(*args, **kwargs)(wrapper)
+    return register
+
+
+def main() -> None:
+    try:
+        app(prog_name="nncli")
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        sys.exit(130)

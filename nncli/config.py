@@ -1,0 +1,319 @@
+"""The experiment config: YAML in, one validated, typed object out.
+
+Everything a config can say is declared here (and in ``data/schema.py`` for the data section);
+the rest of nncli only sees these objects, never raw dicts. Validation is complete before any
+work starts: unknown keys, wrong types, out-of-range values and contradictions between keys all
+become one :class:`InputError` naming the key path (``training.learning_rate``) and what was
+expected. Defaults that depend on the data (validation fraction, input size, task) are filled
+later by ``experiment.prepare``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .data.schema import DataConfig
+from .engine.activations import ACTIVATIONS
+from .engine.init import INITS
+from .engine.losses import LOSSES
+from .engine.optim import UPDATES
+from .errors import InputError
+
+ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
+InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
+LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Strict(BaseModel):
+    # strict: "5" is not an int and "yes" is not a bool; forbid: a typo is never ignored.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class LayerConfig(Strict):
+    """One dense layer: z = a_prev @ W + b, a = activation(z)."""
+
+    units: Annotated[int, Field(ge=1)]
+    activation: ActivationName
+    bias: bool | None = None
+    init: InitName | None = None
+    alpha: Annotated[float, Field(ge=0, lt=1)] | None = None
+    weights: list[list[Finite]] | None = None
+    biases: list[Finite] | None = None
+    freeze: list[Literal["weights", "biases"]] = []
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.alpha is not None and self.activation != "leaky_relu":
+            raise ValueError("alpha applies to leaky_relu layers only")
+        if self.activation == "softmax" and self.units < 2:
+            raise ValueError("softmax needs at least 2 units (use sigmoid for one output)")
+        if self.weights is not None:
+            widths = {len(row) for row in self.weights}
+            if not self.weights or widths != {self.units}:
+                raise ValueError(
+                    f"weights must have shape (fan_in, {self.units}): every row needs "
+                    f"{self.units} values (units)")
+        if self.biases is not None and len(self.biases) != self.units:
+            raise ValueError(f"biases must have {self.units} values (units), got {len(self.biases)}")
+        return self
+
+
+class NetworkConfig(Strict):
+    """The layers, hidden ones first and the output layer last."""
+
+    input: Annotated[int, Field(ge=1)] | None = None
+    bias: bool = True
+    init: InitName | None = None
+    layers: Annotated[list[LayerConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _check(self):
+        for i, layer in enumerate(self.layers):
+            where = f"layers[{i}] (layer {i + 1})"
+            if layer.activation == "step" and i != len(self.layers) - 1:
+                raise ValueError(f"{where}: step is allowed only on the output layer")
+            has_bias = self.bias if layer.bias is None else layer.bias
+            if not has_bias and layer.biases is not None:
+                raise ValueError(f"{where}: biases given for a layer without bias")
+            if not has_bias and "biases" in layer.freeze:
+                raise ValueError(f"{where}: cannot freeze biases of a layer without bias")
+            if i > 0 and layer.weights is not None:
+                fan_in = self.layers[i - 1].units
+                if len(layer.weights) != fan_in:
+                    raise ValueError(
+                        f"{where}: weights must have shape ({fan_in}, {layer.units}), "
+                        f"got {len(layer.weights)} rows")
+        return self
+
+
+class TrainingConfig(Strict):
+    """How to train: loss, batching, learning rate, epochs, update rule."""
+
+    loss: LossName | None = None
+    batch: Literal["full", "sgd", "minibatch"] = "minibatch"
+    batch_size: Annotated[int, Field(ge=1)] = 32
+    learning_rate: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.01
+    epochs: Annotated[int, Field(ge=1)] = 100
+    shuffle: bool = True
+    update: Literal[UPDATES] = "gradient"  # type: ignore[valid-type]
+
+
+class Config(Strict):
+    """One experiment."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)] | None = None
+    seed: Annotated[int, Field(ge=0)] = 0
+    dtype: Literal["float64", "float32"] = "float64"
+    data: DataConfig
+    network: NetworkConfig
+    training: TrainingConfig = TrainingConfig()
+
+    @model_validator(mode="after")
+    def _check(self):
+        out = self.network.layers[-1].activation
+        loss = self.training.loss or default_loss(out)
+        needs = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "perceptron": "step"}
+        if loss in needs and out != needs[loss]:
+            raise ValueError(f"training.loss {loss} needs a {needs[loss]} output layer, "
+                             f"not {out}")
+        if out == "step" and loss != "perceptron":
+            raise ValueError(f"a step output layer is trained with loss perceptron only, not {loss}")
+        return self
+
+    @property
+    def output_activation(self) -> str:
+        return self.network.layers[-1].activation
+
+    @property
+    def loss_name(self) -> str:
+        return self.training.loss or default_loss(self.output_activation)
+
+
+def default_loss(output_activation: str) -> str:
+    return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
+            "step": "perceptron"}.get(output_activation, "mse")
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader (no object-constructing tags) that refuses duplicate keys."""
+
+
+def _mapping_without_duplicates(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.MarkedYAMLError(
+                problem=f"duplicate key {key!r}", problem_mark=mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise InputError(f"{where}: invalid YAML{at}: {e.problem}") from None
+    except yaml.YAMLError as e:
+        raise InputError(f"{where}: invalid YAML: {e}") from None
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Apply one ``--set dotted.key=value`` (value parsed as YAML) to the raw config dict."""
+    key, sep, text = assignment.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--set {assignment!r}: expected KEY=VALUE, e.g. training.learning_rate=0.05")
+    value = parse_yaml(text, f"--set {key}")
+    parts = key.strip().split(".")
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        path = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise InputError(f"--set {key}: {path} is not an index of the list "
+                                 f"(0..{len(node) - 1})")
+            part = int(part)
+        elif not isinstance(node, dict):
+            raise InputError(f"--set {key}: {'.'.join(parts[:depth])} is not a mapping")
+        if last:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read config: {e}") from None
+    raw = parse_yaml(text, str(path))
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: the config must be a mapping of keys (name, data, network, ...)")
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate_config(raw, str(path))
+
+
+def validate_config(raw: dict, where: str) -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        raise InputError(f"{where}: {describe_error(e.errors()[0])}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Error messages
+
+
+def describe_error(err: dict) -> str:
+    """'network.layers[0] (layer 1).units: Input should be ... (got 0)' from a pydantic error."""
+    loc = list(err["loc"])
+    model_path = list(loc)
+    # A discriminated union puts the chosen source name into the path: data.blobs.centers.
+    if len(loc) >= 2 and loc[0] == "data" and isinstance(loc[1], str) and _is_source(loc[1]):
+        loc.pop(1)
+    path = _format_path(loc)
+    kind = err["type"]
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model_path[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        text = f"{path}: unknown key"
+        if hint:
+            text += f" (did you mean {hint[0]}?)"
+        return text + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+    if kind == "missing":
+        return f"{path}: required key is missing"
+    if kind == "union_tag_invalid":
+        return f"{path}.source: unknown source {err['input'].get('source')!r}; " \
+               f"expected one of: {', '.join(_sources())}"
+    if kind == "union_tag_not_found":
+        return f"{path}.source: required key is missing; expected one of: {', '.join(_sources())}"
+    got = err.get("input")
+    shown = "" if isinstance(got, (dict, list)) or kind.startswith("value_error") \
+        or kind == "assertion_error" else f" (got {got!r})"
+    return f"{path}: {msg}{shown}" if path else f"{msg}{shown}"
+
+
+def _format_path(loc: list) -> str:
+    out = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            out += f"[{part}]"
+            if i >= 1 and loc[i - 1] == "layers":
+                out += f" (layer {part + 1})"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _sources() -> list[str]:
+    from .data.schema import SOURCES
+    return list(SOURCES)
+
+
+def _is_source(name: str) -> bool:
+    return name in _sources()
+
+
+def _allowed_keys(model_loc: list) -> list[str]:
+    """The keys of the model found at ``model_loc`` below Config (for 'unknown key' errors)."""
+    node: Any = Config
+    for part in model_loc:
+        node = _unwrap(node)
+        if isinstance(part, int):
+            args = typing.get_args(node)
+            node = args[0] if args else None
+        elif isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
+            node = node.model_fields[part].annotation
+        elif typing.get_origin(node) is Union:
+            node = next((m for m in typing.get_args(node)
+                         if part in typing.get_args(m.model_fields["source"].annotation)), None)
+        else:
+            return []
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    return []
+
+
+def _unwrap(t: Any) -> Any:
+    """Strip Annotated[...] and Optional[...] down to the type that holds the fields."""
+    while True:
+        if typing.get_origin(t) is Annotated:
+            t = typing.get_args(t)[0]
+            continue
+        args = [a for a in typing.get_args(t) if a is not type(None)]
+        if typing.get_origin(t) in (Union, getattr(__import__("types"), "UnionType", None)) \
+                and len(args) == 1:
+            t = args[0]
+            continue
+        return t

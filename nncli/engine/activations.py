@@ -1,0 +1,145 @@
+"""Activation functions, each beside its derivative.
+
+Convention: ``forward(z, out)`` writes f(z) into ``out`` (which may be ``z`` itself, so that
+hidden layers compute in place), and ``backprop(a, grad)`` turns dL/da into dL/dz *in place*
+using only the forward output ``a`` — as scikit-learn does, so only activations are cached.
+``kink(z)`` marks inputs where the derivative is not defined (used by gradcheck).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Activation:
+    name = ""
+    #: True when f'(z) can be written from a = f(z) alone (all but softmax need no more).
+    elementwise = True
+
+    def __init__(self, alpha: float = 0.01):
+        self.alpha = alpha
+
+    def forward(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backprop(self, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def kink(self, z: np.ndarray) -> np.ndarray:
+        return np.zeros(z.shape, dtype=bool)
+
+
+class Linear(Activation):
+    name = "linear"
+
+    def forward(self, z, out):
+        if out is not z:
+            out[...] = z
+        return out
+
+    def backprop(self, a, grad):
+        return grad  # f'(z) = 1
+
+
+class Sigmoid(Activation):
+    name = "sigmoid"
+
+    def forward(self, z, out):
+        # 1 / (1 + exp(-z)) overflows harmlessly to 0 for very negative z; clip keeps it silent.
+        np.clip(z, -500, 500, out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
+        out += 1
+        return np.reciprocal(out, out=out)
+
+    def backprop(self, a, grad):
+        grad *= a
+        grad *= 1 - a  # f'(z) = a (1 - a)
+        return grad
+
+
+class Tanh(Activation):
+    name = "tanh"
+
+    def forward(self, z, out):
+        return np.tanh(z, out=out)
+
+    def backprop(self, a, grad):
+        grad *= 1 - a * a  # f'(z) = 1 - a^2
+        return grad
+
+
+class Relu(Activation):
+    name = "relu"
+
+    def forward(self, z, out):
+        return np.maximum(z, 0, out=out)
+
+    def backprop(self, a, grad):
+        grad[a <= 0] = 0  # f'(z) = 1 where z > 0, else 0
+        return grad
+
+    def kink(self, z):
+        return z == 0
+
+
+class LeakyRelu(Activation):
+    name = "leaky_relu"
+
+    def forward(self, z, out):
+        # a = z for z > 0, alpha * z otherwise; alpha in [0, 1) keeps the sign of z.
+        return np.maximum(z, self.alpha * z, out=out)
+
+    def backprop(self, a, grad):
+        grad[a <= 0] *= self.alpha  # f'(z) = 1 where z > 0, else alpha
+        return grad
+
+    def kink(self, z):
+        return z == 0
+
+
+class Softmax(Activation):
+    name = "softmax"
+    elementwise = False
+
+    def forward(self, z, out):
+        # Shift by the row maximum so exp never overflows.
+        np.subtract(z, z.max(axis=1, keepdims=True), out=out)
+        np.exp(out, out=out)
+        out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def backprop(self, a, grad):
+        # Jacobian-vector product: dL/dz_i = a_i (g_i - sum_j g_j a_j).
+        dot = np.einsum("ij,ij->i", grad, a)[:, None]
+        grad -= dot
+        grad *= a
+        return grad
+
+
+class Step(Activation):
+    """Heaviside unit of the classic perceptron: 1 where z >= 0, else 0.
+
+    It has no useful derivative; it is trained only through the perceptron loss, whose fused
+    delta (y_hat - y) is the perceptron rule (see losses.py).
+    """
+
+    name = "step"
+
+    def forward(self, z, out):
+        return np.greater_equal(z, 0, out=out, casting="unsafe")
+
+    def backprop(self, a, grad):
+        raise RuntimeError("step has no derivative; it is trained with the perceptron loss only")
+
+    def kink(self, z):
+        return z == 0
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    cls.name: cls for cls in (Linear, Sigmoid, Tanh, Relu, LeakyRelu, Softmax, Step)
+}
+
+
+def make_activation(name: str, alpha: float = 0.01) -> Activation:
+    return ACTIVATIONS[name](alpha)

@@ -1,0 +1,149 @@
+"""The multilayer perceptron: dense layers, one forward pass, one backward pass.
+
+Convention, everywhere in nncli: samples are rows. ``X`` is (n, features), a layer's ``W`` is
+(fan_in, units) and ``b`` is (units,), so ``z = a_prev @ W + b`` and ``a = f(z)``; targets are
+always 2-D (n, outputs). Parameters are named like the textbooks and the run directory:
+W1, b1, W2, b2, ... (1-indexed).
+
+Buffers live in a :class:`Workspace`, allocated once for a batch capacity and reused for every
+batch, so the training loop allocates nothing per step. Training, prediction, gradcheck and
+trace all call the same :meth:`Network.forward` and :meth:`Network.backward`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activations import Activation
+from .losses import Loss
+
+
+@dataclass
+class Layer:
+    W: np.ndarray  # (fan_in, units)
+    b: np.ndarray | None  # (units,), None for a layer without bias
+    activation: Activation
+    frozen: frozenset[str] = field(default_factory=frozenset)  # subset of {"weights", "biases"}
+
+    @property
+    def units(self) -> int:
+        return self.W.shape[1]
+
+
+class Network:
+    def __init__(self, layers: list[Layer]):
+        self.layers = layers
+        self.dtype = layers[0].W.dtype
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].W.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].units
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """The parameter arrays by run-directory name (W1, b1, W2, ...), in layer order."""
+        params = {}
+        for i, layer in enumerate(self.layers, start=1):
+            params[f"W{i}"] = layer.W
+            if layer.b is not None:
+                params[f"b{i}"] = layer.b
+        return params
+
+    def trainable(self) -> dict[str, bool]:
+        """Whether each parameter array (by name) is updated by training (not frozen)."""
+        out = {}
+        for i, layer in enumerate(self.layers, start=1):
+            out[f"W{i}"] = "weights" not in layer.frozen
+            if layer.b is not None:
+                out[f"b{i}"] = "biases" not in layer.frozen
+        return out
+
+    def workspace(self, capacity: int, keep_z: bool = False) -> "Workspace":
+        return Workspace(self, capacity, keep_z)
+
+    def forward(self, X: np.ndarray, ws: "Workspace") -> np.ndarray:
+        """Output activations for the rows of X (n <= ws.capacity); a view into ``ws``."""
+        n = X.shape[0]
+        a = X
+        for layer, z_buf, a_buf in zip(self.layers, ws.z, ws.a):
+            z = z_buf[:n]
+            np.matmul(a, layer.W, out=z)
+            if layer.b is not None:
+                z += layer.b
+            a = layer.activation.forward(z, a_buf[:n])
+        return a
+
+    def loss(self, loss: Loss, Y: np.ndarray, ws: "Workspace") -> float:
+        """Batch-mean loss of the last forward pass (of len(Y) rows) against targets Y."""
+        n = Y.shape[0]
+        return loss.value(ws.a[-1][:n], Y, ws.z[-1][:n])
+
+    def backward(self, X: np.ndarray, Y: np.ndarray, loss: Loss, ws: "Workspace") -> None:
+        """Gradients of the batch-mean loss after ``forward(X, ws)``, into ws.dW / ws.db.
+
+        Afterwards ws.delta[i] holds dL/dz of layer i+1 for the batch.
+        """
+        n = X.shape[0]
+        last = len(self.layers) - 1
+        out_act = self.layers[last].activation
+        a_out, delta = ws.a[last][:n], ws.delta[last][:n]
+        if loss.fused_with == out_act.name:
+            np.subtract(a_out, Y, out=delta)  # the fused gradient: dL/dz = (a - y) / n
+            delta /= n
+        else:
+            loss.grad(a_out, Y, out=delta)
+            out_act.backprop(a_out, delta)
+        for i in range(last, -1, -1):
+            layer = self.layers[i]
+            a_prev = X if i == 0 else ws.a[i - 1][:n]
+            np.matmul(a_prev.T, delta, out=ws.dW[i])
+            if layer.b is not None:
+                np.sum(delta, axis=0, out=ws.db[i])
+            if i > 0:
+                prev = ws.delta[i - 1][:n]
+                np.matmul(delta, layer.W.T, out=prev)
+                self.layers[i - 1].activation.backprop(ws.a[i - 1][:n], prev)
+                delta = prev
+
+    def gradients(self, ws: "Workspace") -> dict[str, np.ndarray]:
+        """The gradient buffers of ``ws`` by parameter name (same keys as :meth:`parameters`)."""
+        grads = {}
+        for i, layer in enumerate(self.layers):
+            grads[f"W{i + 1}"] = ws.dW[i]
+            if layer.b is not None:
+                grads[f"b{i + 1}"] = ws.db[i]
+        return grads
+
+    def astype(self, dtype) -> "Network":
+        """A copy of this network with parameters in ``dtype`` (gradcheck works in float64)."""
+        return Network([
+            Layer(l.W.astype(dtype), None if l.b is None else l.b.astype(dtype), l.activation, l.frozen)
+            for l in self.layers
+        ])
+
+
+class Workspace:
+    """Per-layer buffers for batches of up to ``capacity`` rows.
+
+    Hidden layers compute the activation in place over z (z and a share a buffer) unless
+    ``keep_z`` is set, as trace and gradcheck need; the output layer always keeps z apart
+    because the stable losses are computed from it.
+    """
+
+    def __init__(self, net: Network, capacity: int, keep_z: bool = False):
+        self.capacity = capacity
+        dtype = net.dtype
+        last = len(net.layers) - 1
+        self.a = [np.empty((capacity, l.units), dtype) for l in net.layers]
+        self.z = [
+            np.empty((capacity, l.units), dtype) if (keep_z or i == last) else self.a[i]
+            for i, l in enumerate(net.layers)
+        ]
+        self.delta = [np.empty((capacity, l.units), dtype) for l in net.layers]
+        self.dW = [np.zeros_like(l.W) for l in net.layers]
+        self.db = [None if l.b is None else np.zeros_like(l.b) for l in net.layers]

@@ -1,0 +1,37 @@
+"""Task metrics on network outputs: accuracy for classification, R² for regression.
+
+Targets are 2-D like the outputs: one-hot rows, or one 0/1 column for a single sigmoid or
+step output. :func:`class_index` is the one place that turns outputs into class positions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def class_index(outputs: np.ndarray) -> np.ndarray:
+    """Position of the predicted class: argmax, or output >= 0.5 for a single output column."""
+    if outputs.shape[1] == 1:
+        return (outputs[:, 0] >= 0.5).astype(np.intp)
+    return outputs.argmax(axis=1)
+
+
+def accuracy(outputs: np.ndarray, targets: np.ndarray) -> float | None:
+    if len(outputs) == 0:
+        return None
+    return float(np.mean(class_index(outputs) == class_index(targets)))
+
+
+def r2(outputs: np.ndarray, targets: np.ndarray) -> float | None:
+    """Coefficient of determination, averaged over outputs; None where it is undefined
+    (fewer than two samples, or a target that does not vary)."""
+    if len(outputs) < 2:
+        return None
+    ss_res = ((targets - outputs) ** 2).sum(axis=0)
+    ss_tot = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+    if np.any(ss_tot == 0):
+        return None
+    return float(np.mean(1.0 - ss_res / ss_tot))
+
+
+METRICS = {"classification": ("accuracy", accuracy), "regression": ("r2", r2)}

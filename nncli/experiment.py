@@ -65,6 +65,10 @@ def prepare(config: Config, config_path: Path) -> Experiment:
     dataset = load_source(config.data, config_path.parent, data_seed)
     config = resolve(config, config_path, dataset)
     dtype = config.dtype
+    with np.errstate(over="ignore"):
+        if not np.all(np.isfinite(dataset.X.astype(dtype))):
+            raise InputError(f"data: some feature values are not finite in {dtype} "
+                             f"(infinite, missing, or too large for {dtype})")
 
     train_idx, val_idx = split_indices(dataset.y, dataset.task, config.data.validation,
                                        np.random.default_rng(streams["split"]))

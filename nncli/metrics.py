@@ -27,8 +27,9 @@ def r2(outputs: np.ndarray, targets: np.ndarray) -> float | None:
     (fewer than two samples, or a target that does not vary)."""
     if len(outputs) < 2:
         return None
-    ss_res = ((targets - outputs) ** 2).sum(axis=0)
-    ss_tot = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        ss_res = ((targets - outputs) ** 2).sum(axis=0)
+        ss_tot = ((targets - targets.mean(axis=0)) ** 2).sum(axis=0)
     if np.any(ss_tot == 0):
         return None
     return float(np.mean(1.0 - ss_res / ss_tot))

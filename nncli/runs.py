@@ -83,9 +83,25 @@ def history_csv(history: list[dict]) -> str:
     return buf.getvalue()
 
 
+class _ConfigDumper(yaml.SafeDumper):
+    """Block style for mappings; short lists (rows of weights, features) on one line."""
+
+
+def _represent_list(dumper, values):
+    flat = all(not isinstance(v, (dict, list)) or
+               (isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v))
+               for v in values)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", values, flow_style=flat)
+
+
+_ConfigDumper.add_representer(list, _represent_list)
+
+
 def config_yaml(config) -> str:
+    """The resolved config as YAML, ``data.source`` first as people write it."""
     data = config.model_dump(mode="json", exclude_none=True)
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
+    data["data"] = {"source": data["data"].pop("source"), **data["data"]}
+    return yaml.dump(data, Dumper=_ConfigDumper, sort_keys=False, default_flow_style=False)
 
 
 def model_description(experiment) -> dict:

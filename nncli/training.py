@@ -39,6 +39,8 @@ class Batching:
     shuffle: bool
 
 
+# Divergence is detected and reported; NumPy's overflow warnings would only add noise.
+@np.errstate(over="ignore", invalid="ignore")
 def evaluate(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, metric: Callable,
              ws=None) -> tuple[float, float | None, np.ndarray]:
     """Loss, metric and outputs of the current weights on (X, Y), in chunks of ws.capacity."""
@@ -52,6 +54,7 @@ def evaluate(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, metric: Cal
     return total / len(X), metric(outputs, Y), outputs
 
 
+@np.errstate(over="ignore", invalid="ignore")
 def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
         batching: Batching, epochs: int, learning_rate: float, update: str,
         rng: np.random.Generator, metric: tuple[str, Callable],

@@ -1,0 +1,55 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nncli.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+
+
+class Cli:
+    """Runs nncli in-process, with the run directories under a temporary folder."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.runner = CliRunner()
+
+    def __call__(self, *args, input=None):
+        return self.runner.invoke(app, [str(a) for a in args], input=input,
+                                  catch_exceptions=False)
+
+    def train(self, config, *extra):
+        return self("train", config, "--out", self.out, "--quiet", *extra)
+
+    def run_dirs(self):
+        return sorted(p for p in self.out.iterdir() if p.is_dir()) if self.out.exists() else []
+
+
+@pytest.fixture
+def cli(tmp_path):
+    return Cli(tmp_path / "runs")
+
+
+@pytest.fixture
+def configs():
+    return CONFIGS
+
+
+def weights(run_dir):
+    with np.load(Path(run_dir) / "weights.npz", allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def read_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def write_config(tmp_path, text, name="exp.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path

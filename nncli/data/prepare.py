@@ -1,0 +1,201 @@
+"""Turn a loaded dataset into training arrays: split, scale, encode targets (NumPy only).
+
+Samples are rows: ``X (n, features)``; targets handed to the network are always 2-D
+``(n, outputs)``. ``decode_outputs`` is the one place that maps network outputs back to labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from nncli.errors import InputError
+
+
+def _half_up(x: float) -> int:
+    """Round half up (0.5 -> 1, 2.5 -> 3), unlike Python's round-half-to-even."""
+    return int(np.floor(x + 0.5 + 1e-9))
+
+
+def split_indices(
+    y: np.ndarray, task: str, fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train_idx, val_idx), each sorted ascending; ``fraction`` of the rows go to validation.
+
+    Classification is stratified: each class gives ``round(fraction * count)`` rows (half up),
+    keeping at least one training row; if that gives no validation row at all while
+    ``fraction > 0``, one row of the largest class is taken. Regression takes
+    ``round(fraction * n)`` rows, at least one when ``fraction > 0``. The rows taken are chosen
+    by ``rng`` (classes in sorted order, one permutation each).
+    """
+    n = len(y)
+    if not 0 <= fraction < 1:
+        raise InputError(f"data.validation: must be in [0, 1), got {fraction}")
+    if fraction == 0:
+        return np.arange(n), np.empty(0, dtype=np.int64)
+    if task == "classification":
+        val = _stratified(np.asarray(y), fraction, rng)
+    else:
+        k = max(_half_up(fraction * n), 1)
+        if k >= n:
+            raise InputError(
+                f"data.validation: {fraction} of {n} rows leaves no rows for training"
+            )
+        val = rng.permutation(n)[:k]
+    val = np.sort(val)
+    train = np.setdiff1d(np.arange(n), val, assume_unique=True)
+    if len(train) == 0:
+        raise InputError(f"data.validation: {fraction} of {n} rows leaves no rows for training")
+    return train, val
+
+
+def _stratified(y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    members = [rng.permutation(np.flatnonzero(inverse == c)) for c in range(len(classes))]
+    take = [min(_half_up(fraction * int(m)), int(m) - 1) for m in counts]
+    if sum(take) == 0:
+        largest = int(np.argmax(counts))  # first of the largest, in sorted class order
+        if counts[largest] < 2:
+            raise InputError(
+                f"data.validation: {len(y)} rows with one row per class leave none for validation; "
+                "use validation: 0"
+            )
+        take[largest] = 1
+    return np.concatenate([m[:k] for m, k in zip(members, take)]).astype(np.int64)
+
+
+@dataclass
+class Scaler:
+    """Per-feature affine scaling ``(X - offset) / scale``, fitted on the training rows only.
+
+    standard: offset mean, scale std; minmax: offset min, scale max - min; none: identity.
+    A constant feature gets scale 1.
+    """
+
+    kind: str = "none"
+    offset: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    scale: np.ndarray = field(default_factory=lambda: np.ones(0))
+
+    @classmethod
+    def fit(cls, X_train: np.ndarray, kind: str) -> "Scaler":
+        """Fit on ``X_train (n, features)``; works as ``Scaler.fit(X, kind)`` or on an instance."""
+        X = np.asarray(X_train, dtype=np.float64)
+        k = X.shape[1]
+        with np.errstate(over="ignore", invalid="ignore"):
+            if kind == "standard":
+                offset, scale = X.mean(axis=0), X.std(axis=0)
+            elif kind == "minmax":
+                offset = X.min(axis=0)
+                scale = X.max(axis=0) - offset
+            elif kind == "none":
+                offset, scale = np.zeros(k), np.ones(k)
+            else:
+                raise InputError(f"data.scale: expected standard, minmax or none, got {kind!r}")
+        bad = ~(np.isfinite(offset) & np.isfinite(scale))
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise InputError(f"data.scale: feature {j + 1} has values too large to scale ({kind})")
+        scale = np.where(scale == 0, 1.0, scale)
+        return cls(kind, offset, scale)
+
+    def transform(self, X: np.ndarray, out_dtype=np.float64) -> np.ndarray:
+        """Scaled copy of ``X (n, features)`` in ``out_dtype``.
+
+        Values too large for ``out_dtype`` become inf; checking finiteness is the caller's job.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != len(self.offset):
+            got = X.shape[1] if X.ndim == 2 else f"shape {X.shape}"
+            raise InputError(f"expected {len(self.offset)} feature columns, got {got}")
+        with np.errstate(over="ignore"):
+            return ((X - self.offset) / self.scale).astype(out_dtype)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready form for model.json."""
+        return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Scaler":
+        try:
+            offset = np.asarray(d["offset"], dtype=np.float64)
+            scale = np.asarray(d["scale"], dtype=np.float64)
+            kind = str(d["kind"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"model.json: scaler: malformed ({exc})") from None
+        if offset.ndim != 1 or offset.shape != scale.shape:
+            raise InputError("model.json: scaler: offset and scale must be lists of equal length")
+        return cls(kind, offset, scale)
+
+
+def encode_targets(
+    labels: np.ndarray, classes: list, n_outputs: int, dtype=np.float64
+) -> np.ndarray:
+    """Class labels -> network targets (n, n_outputs).
+
+    ``n_outputs == len(classes)``: one-hot in the order of ``classes`` (sorted).
+    ``n_outputs == 1`` with two classes: one 0/1 column, 1 for the larger label (``classes[1]``).
+    """
+    k = len(classes)
+    if n_outputs != k and not (n_outputs == 1 and k == 2):
+        need = f"1 unit (binary, sigmoid) or {k} units" if k == 2 else f"{k} units"
+        raise InputError(
+            f"network.layers: the output layer has {n_outputs} units, but the target has "
+            f"{k} classes, so it must have {need}"
+        )
+    index = _class_index(labels, classes)
+    if n_outputs == 1:
+        return index.astype(dtype).reshape(-1, 1)
+    out = np.zeros((len(index), k), dtype=dtype)
+    out[np.arange(len(index)), index] = 1
+    return out
+
+
+def decode_outputs(outputs: np.ndarray, classes: list) -> np.ndarray:
+    """Network outputs (n, k) -> labels: argmax over k columns, or ``>= 0.5`` for one column.
+
+    Returns an int64 array for integer classes, an object array of str otherwise.
+    """
+    outputs = np.asarray(outputs)
+    k = outputs.shape[1]
+    if k == 1 and len(classes) == 2:
+        index = (outputs[:, 0] >= 0.5).astype(np.int64)
+    elif k == len(classes):
+        index = np.argmax(outputs, axis=1)
+    else:
+        raise InputError(f"the model has {k} outputs for {len(classes)} classes")
+    return _label_array(classes)[index]
+
+
+def target_matrix(dataset, n_outputs: int, dtype=np.float64) -> np.ndarray:
+    """The 2-D targets of a ``sources.Dataset`` for a network with ``n_outputs`` units."""
+    if dataset.task == "classification":
+        return encode_targets(dataset.y, dataset.classes, n_outputs, dtype)
+    t = dataset.y.shape[1]
+    if n_outputs != t:
+        raise InputError(
+            f"network.layers: the output layer has {n_outputs} units, but the data has "
+            f"{t} target column{'s' if t != 1 else ''}"
+        )
+    return dataset.y.astype(dtype)
+
+
+def _label_array(classes: list) -> np.ndarray:
+    if all(isinstance(c, (int, np.integer)) for c in classes):
+        return np.asarray(classes, dtype=np.int64)
+    out = np.empty(len(classes), dtype=object)
+    out[:] = list(classes)
+    return out
+
+
+def _class_index(labels: np.ndarray, classes: list) -> np.ndarray:
+    """Position of each label in ``classes``; an unknown label is an error."""
+    labels = np.asarray(labels)
+    lookup = {c: i for i, c in enumerate(classes)}
+    uniq, inverse = np.unique(labels, return_inverse=True)
+    pos = np.empty(len(uniq), dtype=np.int64)
+    for u, value in enumerate(uniq.tolist()):
+        if value not in lookup:
+            raise InputError(f"label {value!r} is not one of the classes {classes}")
+        pos[u] = lookup[value]
+    return pos[inverse.reshape(-1)]

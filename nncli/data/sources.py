@@ -1,0 +1,261 @@
+"""Load the dataset a ``data:`` config describes; one loader per source, keyed by its YAML name.
+
+scikit-learn is imported inside the loaders that need it only, so training on CSV or inline
+data never imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from nncli.data import schema
+from nncli.errors import InputError
+
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+
+
+@dataclass
+class Dataset:
+    """Samples are rows. ``y`` is (n,) labels for classification, (n, n_targets) for regression."""
+
+    X: np.ndarray  # (n, n_features) float64
+    y: np.ndarray  # classification: (n,) int64 or object (str) labels; regression: (n, t) float64
+    task: str  # "classification" | "regression"
+    feature_names: list[str]
+    target_names: list[str]  # one per target column; ["target"] when the data has no name
+    classes: list  # sorted unique labels as plain Python ints/strs; [] for regression
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+
+def load_source(cfg, base_dir: Path, seed: int) -> Dataset:
+    """Load the data of one ``data:`` config (any model of ``schema.DataConfig``).
+
+    ``base_dir`` is the config file's folder (CSV paths are relative to it); ``seed`` drives
+    every generator, so the same seed gives the same data.
+    """
+    return _LOADERS[cfg.source](cfg, Path(base_dir), seed)
+
+
+# --- labels and targets --------------------------------------------------------------------
+
+def _task(cfg, natural: str) -> str:
+    return cfg.task or natural
+
+
+def _labels(values: np.ndarray, where: Callable[[int], str]) -> np.ndarray:
+    """Class labels as int64 (numbers must be whole) or object str; ``where(i)`` names row i."""
+    if values.dtype == object:
+        kinds = {type(v) for v in values}
+        if kinds <= {str}:
+            return values
+        if str in kinds:
+            i = next(i for i, v in enumerate(values) if not isinstance(v, str))
+            raise InputError(f"{where(i)}: labels mix numbers and strings ({values[i]!r})")
+        values = values.astype(np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    bad = values != np.round(values)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"{where(i)}: class label {values[i]:g} is not a whole number; "
+            "classification needs integer or text labels (or use task: regression)"
+        )
+    return values.astype(np.int64)
+
+
+def _classification(X, labels, feature_names, what: str, target_name="target") -> Dataset:
+    classes = sorted(np.unique(labels).tolist())
+    if len(classes) < 2:
+        raise InputError(
+            f"{what}: the classification target has a single class ({classes[0]!r}); "
+            "need at least 2"
+        )
+    return Dataset(X, labels, CLASSIFICATION, feature_names, [target_name], classes)
+
+
+def _regression(X, y, feature_names, target_names=None) -> Dataset:
+    y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+    if target_names is None:
+        t = y.shape[1]
+        target_names = ["target"] if t == 1 else [f"target{k + 1}" for k in range(t)]
+    return Dataset(X, y, REGRESSION, feature_names, target_names, [])
+
+
+def _finish(cfg, X, y, natural: str, feature_names=None) -> Dataset:
+    """Generated or bundled data: numeric y, task from the source unless ``task`` overrides."""
+    X = np.asarray(X, dtype=np.float64)
+    names = feature_names or [f"x{j + 1}" for j in range(X.shape[1])]
+    if _task(cfg, natural) == REGRESSION:
+        return _regression(X, y, names)
+    y = np.asarray(y)
+    if y.ndim > 1 and y.shape[1] > 1:
+        raise InputError("data.task: classification takes one target; this data has "
+                         f"{y.shape[1]} (use task: regression)")
+    labels = _labels(y.reshape(-1), lambda i: f"data ({cfg.source}): sample {i + 1}")
+    return _classification(X, labels, names, f"data ({cfg.source})")
+
+
+# --- generated and bundled data (scikit-learn, imported lazily) ---------------------------
+
+def _random_state(seed: int) -> int:
+    if not 0 <= seed < 2**32:
+        raise InputError(f"seed: must be between 0 and 2**32 - 1 for generated data, got {seed}")
+    return seed
+
+
+def _sklearn(make: str, natural: str, params: tuple[str, ...]):
+    def load(cfg, base_dir: Path, seed: int) -> Dataset:
+        from sklearn import datasets
+
+        kwargs = {p: getattr(cfg, p) for p in params}
+        try:
+            X, y = getattr(datasets, make)(**kwargs, random_state=_random_state(seed))
+        except ValueError as exc:  # a parameter combination the schema did not catch
+            raise InputError(f"data ({cfg.source}): {exc}") from None
+        return _finish(cfg, X, y, natural)
+
+    return load
+
+
+def _bundled(name: str, natural: str):
+    def load(cfg, base_dir: Path, seed: int) -> Dataset:
+        from sklearn import datasets
+
+        bunch = getattr(datasets, f"load_{name}")()
+        names = [str(f) for f in bunch.feature_names]
+        return _finish(cfg, bunch.data, bunch.target, natural, names)
+
+    return load
+
+
+def _xor(cfg: schema.XorData, base_dir: Path, seed: int) -> Dataset:
+    corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    rng = np.random.default_rng(seed)
+    pick = np.arange(4) if cfg.n_samples == 0 else rng.integers(0, 4, size=cfg.n_samples)
+    X = corners[pick]
+    if cfg.noise > 0:
+        X = X + rng.normal(0.0, cfg.noise, size=X.shape)
+    y = np.array([0, 1, 1, 0])[pick]
+    return _finish(cfg, X, y, CLASSIFICATION)
+
+
+# --- csv -----------------------------------------------------------------------------------
+
+def _csv(cfg: schema.CsvData, base_dir: Path, seed: int) -> Dataset:
+    from nncli.data.csvfile import numeric_matrix, read_csv
+
+    path = Path(cfg.path)
+    if not path.is_absolute():
+        path = base_dir / path
+    table = read_csv(path, delimiter=cfg.delimiter, header=cfg.header, source_name=str(path))
+    target = -1 if cfg.target is None else cfg.target
+    targets = target if isinstance(target, list) else [target]
+    t_idx = _distinct(table, targets, "data.target")
+    if cfg.features is None:
+        f_idx = [j for j in range(len(table.names)) if j not in t_idx]
+        if not f_idx:
+            raise InputError(f"data.features: {path} has no columns left besides the target")
+    else:
+        f_idx = _distinct(table, cfg.features, "data.features")
+        both = [table.names[j] for j in f_idx if j in t_idx]
+        if both:
+            raise InputError(f"data.features: column {both[0]!r} is also the target")
+    X = numeric_matrix(table, f_idx, "data.features")
+    feature_names = [table.names[j] for j in f_idx]
+    target_names = [table.names[j] for j in t_idx] if cfg.header else None
+
+    numeric = all(table.is_numeric(j) for j in t_idx)
+    task = _task(cfg, REGRESSION if numeric else CLASSIFICATION)
+    if task == REGRESSION:
+        y = numeric_matrix(table, t_idx, "data.target")
+        return _regression(X, y, feature_names, target_names)
+    if len(t_idx) > 1:
+        raise InputError(
+            f"data.target: classification takes one target column, got {len(t_idx)} "
+            "(several targets need task: regression)"
+        )
+    j = t_idx[0]
+    table.require_complete(j)
+    labels = _labels(table.columns[j], lambda i: table.cell(i, j))
+    name = target_names[0] if target_names else "target"
+    where = f"data.target: {table.source_name}, column {table.names[j]!r}"
+    return _classification(X, labels, feature_names, where, name)
+
+
+def _distinct(table, keys, what: str) -> list[int]:
+    idx = [table.column_index(k, what) for k in keys]
+    for a in range(len(idx)):
+        if idx[a] in idx[:a]:
+            raise InputError(f"{what}: column {table.names[idx[a]]!r} is listed twice")
+    return idx
+
+
+# --- inline --------------------------------------------------------------------------------
+
+def _inline(cfg: schema.InlineData, base_dir: Path, seed: int) -> Dataset:
+    width = len(cfg.x[0])
+    for i, row in enumerate(cfg.x):
+        if len(row) != width:
+            raise InputError(f"data.x: row {i + 1} has {len(row)} values, row 1 has {width}")
+    if len(cfg.y) != len(cfg.x):
+        raise InputError(f"data.y: has {len(cfg.y)} rows but data.x has {len(cfg.x)}")
+    X = np.array(cfg.x, dtype=np.float64)
+    rows = [v if isinstance(v, list) else [v] for v in cfg.y]
+    t = len(rows[0])
+    for i, row in enumerate(rows):
+        if len(row) != t:
+            raise InputError(f"data.y: row {i + 1} has {len(row)} values, row 1 has {t}")
+    names = [f"x{j + 1}" for j in range(width)]
+    if _task(cfg, REGRESSION) == REGRESSION:
+        for i, row in enumerate(rows):
+            for v in row:
+                if isinstance(v, str):
+                    raise InputError(
+                        f"data.y: row {i + 1}: {v!r} is not a number (task is regression)"
+                    )
+        return _regression(X, rows, names)
+    if t > 1:
+        raise InputError(f"data.y: classification takes one label per row, row 1 has {t}")
+    values = np.empty(len(rows), dtype=object)
+    values[:] = [row[0] for row in rows]
+    if not any(isinstance(v, str) for v in values):
+        values = values.astype(np.float64)
+    labels = _labels(values, lambda i: f"data.y: row {i + 1}")
+    return _classification(X, labels, names, "data.y")
+
+
+_LOADERS: dict[str, Callable[..., Dataset]] = {
+    "blobs": _sklearn(
+        "make_blobs", CLASSIFICATION, ("n_samples", "n_features", "centers", "cluster_std")
+    ),
+    "moons": _sklearn("make_moons", CLASSIFICATION, ("n_samples", "noise")),
+    "circles": _sklearn("make_circles", CLASSIFICATION, ("n_samples", "noise", "factor")),
+    "classification": _sklearn(
+        "make_classification",
+        CLASSIFICATION,
+        ("n_samples", "n_features", "n_informative", "n_redundant", "n_classes",
+         "n_clusters_per_class", "class_sep", "flip_y"),
+    ),
+    "regression": _sklearn(
+        "make_regression", REGRESSION,
+        ("n_samples", "n_features", "n_informative", "n_targets", "noise", "bias"),
+    ),
+    "friedman1": _sklearn("make_friedman1", REGRESSION, ("n_samples", "n_features", "noise")),
+    "xor": _xor,
+    "iris": _bundled("iris", CLASSIFICATION),
+    "digits": _bundled("digits", CLASSIFICATION),
+    "wine": _bundled("wine", CLASSIFICATION),
+    "breast_cancer": _bundled("breast_cancer", CLASSIFICATION),
+    "diabetes": _bundled("diabetes", REGRESSION),
+    "csv": _csv,
+    "inline": _inline,
+}
+assert set(_LOADERS) == set(schema.SOURCES)

@@ -239,7 +239,9 @@ def validate_config(raw: dict, where: str) -> Config:
 
 def describe_error(err: dict) -> str:
     """'network.layers[0] (layer 1).units: Input should be ... (got 0)' from a pydantic error."""
-    loc = list(err["loc"])
+    # Unions name the branch tried (data.target.str, .list[...]): not a key the user wrote.
+    loc = [p for p in err["loc"] if not (isinstance(p, str) and
+                                        (p in ("str", "int", "float", "bool") or "[" in p))]
     model_path = list(loc)
     # A discriminated union puts the chosen source name into the path: data.blobs.centers.
     if len(loc) >= 2 and loc[0] == "data" and isinstance(loc[1], str) and _is_source(loc[1]):

@@ -72,7 +72,7 @@ def prepare(config: Config, config_path: Path) -> Experiment:
 
     train_idx, val_idx = split_indices(dataset.y, dataset.task, config.data.validation,
                                        np.random.default_rng(streams["split"]))
-    scaler = Scaler().fit(dataset.X[train_idx], config.data.scale)
+    scaler = Scaler.fit(dataset.X[train_idx], config.data.scale)
     X = scaler.transform(dataset.X, dtype)
     if not np.all(np.isfinite(X)):
         raise InputError(f"data: some values are not finite in {dtype} after scaling "
@@ -102,6 +102,8 @@ def resolve(config: Config, config_path: Path, dataset: Dataset) -> Config:
         data_update["scale"] = "none" if data.source == "inline" else "standard"
     if data.source == "csv":
         data_update["path"] = str((config_path.parent / data.path).resolve())
+        if data.target is None or data.target == -1:  # record which column the default chose
+            data_update["target"] = dataset.target_names[0] if data.header else -1
     if config.network.input is not None and config.network.input != n_features:
         raise InputError(f"network.input: {config.network.input} but the data has "
                          f"{n_features} features")

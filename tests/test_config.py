@@ -113,3 +113,10 @@ def test_overrides():
 def test_exponent_floats_without_a_dot_are_numbers():
     raw = config_with(training__learning_rate="1e-3")
     assert validate_config(raw, "exp.yaml").training.learning_rate == 0.001
+
+
+def test_union_branches_are_not_shown_as_keys():
+    raw = {"data": {"source": "csv", "path": "x.csv", "target": 1.5},
+           "network": BASE["network"]}
+    message = error_of(raw)
+    assert "exp.yaml: data.target: " in message and ".str" not in message

@@ -27,6 +27,10 @@ class FitResult:
     status: str = "finished"  # finished | diverged | interrupted
     reason: str = ""
     wall_time: float = 0.0
+    # Where the last finished epoch left the shuffling; with the weights, all a resume needs:
+    # the row order of that epoch (the next shuffle permutes it further) and the rng's state.
+    order: np.ndarray | None = None
+    rng_state: dict | None = None
 
     @property
     def epochs_run(self) -> int:
@@ -60,53 +64,73 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
         rng: np.random.Generator, metric: tuple[str, Callable],
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         on_epoch: Callable[[dict], None] | None = None,
-        stop_requested: Callable[[], bool] = lambda: False) -> FitResult:
-    """Train ``net`` in place on (X, Y) for ``epochs`` epochs.
+        stop_requested: Callable[[], bool] = lambda: False,
+        resume: FitResult | None = None,
+        on_epoch_end: Callable[[FitResult], None] | None = None) -> FitResult:
+    """Train ``net`` in place on (X, Y) up to epoch ``epochs``.
 
     On a non-finite loss the parameters are restored to the end of the last finished epoch
     (the last finite weights) and the result says ``diverged`` with where it happened.
+    ``stop_requested`` is asked after every batch; when it says yes, the weights go back to
+    the end of the last finished epoch too and the result says ``interrupted``. Either way the
+    result describes that epoch boundary (history, order, rng state), so ``resume=`` with it
+    and those weights in ``net`` continues exactly as if training had never stopped.
+    ``on_epoch_end`` sees the result after every finished epoch (for checkpoints).
     """
     n = len(X)
     bs = min(batching.size, n)
     metric_name, metric_fn = metric
     ws = net.workspace(bs)
     val_ws = net.workspace(min(len(validation[0]), 4096)) if validation else None
-    params = net.parameters()
-    updater = Updater(params, net.gradients(ws), net.trainable(), update, learning_rate)
-    good = {k: v.copy() for k, v in params.items()}  # the last weights known to be finite
+    updater = Updater.for_network(net, ws, update, learning_rate)
+    good = net.theta.copy()  # the last weights known to be finite
 
     order = np.arange(n)
-    gather = bs < n or batching.shuffle  # full batch in order trains on X itself, no copy
     shuffle = batching.shuffle and bs < n  # one full batch: the order cannot matter
+    # Batches are gathered by index into reused buffers. Two cases need no gather: one full
+    # batch trains on X itself, and a batch of one row is already a contiguous view X[i:i+1].
+    gather = bs < n and bs > 1
     xb = np.empty((bs, X.shape[1]), X.dtype) if gather else X
     yb = np.empty((bs, Y.shape[1]), Y.dtype) if gather else Y
     outputs = np.empty((n, net.n_outputs), net.dtype)
 
-    result = FitResult()
-    started = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    result = FitResult(history=list(resume.history) if resume else [])
+    if resume is not None:
+        np.copyto(order, resume.order)
+        rng.bit_generator.state = resume.rng_state
+    result.order, result.rng_state = order.copy(), rng.bit_generator.state
+    started = time.perf_counter() - (resume.wall_time if resume else 0.0)
+    for epoch in range(result.epochs_run + 1, epochs + 1):
         if shuffle:
             rng.shuffle(order)
         total = 0.0
         for batch, start in enumerate(range(0, n, bs), start=1):
-            idx = order[start:start + bs]
-            m = len(idx)
-            if gather:
-                np.take(X, idx, axis=0, out=xb[:m])
-                np.take(Y, idx, axis=0, out=yb[:m])
-            x, y = xb[:m], yb[:m]
+            if bs == 1:
+                i = order[start]
+                rows = slice(i, i + 1)
+                x, y = X[rows], Y[rows]
+            else:
+                rows = order[start:start + bs]
+                m = len(rows)
+                if gather:
+                    np.take(X, rows, axis=0, out=xb[:m])
+                    np.take(Y, rows, axis=0, out=yb[:m])
+                x, y = xb[:m], yb[:m]
+            m = len(x)
             out = net.forward(x, ws)
             value = net.loss(loss, y, ws)
             if not math.isfinite(value):
-                return _diverged(result, params, good, started,
+                return _diverged(result, net, good, started,
                                  f"loss became {value} at epoch {epoch}, batch {batch}")
             total += value * m
-            outputs[idx] = out
+            outputs[rows] = out
             net.backward(x, y, loss, ws)
             updater.step()
             if stop_requested():
-                _restore(params, good)
-                result.status, result.reason = "interrupted", f"interrupted during epoch {epoch}"
+                np.copyto(net.theta, good)
+                result.status = "interrupted"
+                result.reason = (f"interrupted during epoch {epoch}; kept the weights of epoch "
+                                 f"{result.epochs_run}")
                 result.wall_time = time.perf_counter() - started
                 return result
 
@@ -116,27 +140,27 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
             record["val_loss"] = val_loss
             record[f"val_{metric_name}"] = val_metric
             if not math.isfinite(val_loss):
-                return _diverged(result, params, good, started,
+                return _diverged(result, net, good, started,
                                  f"validation loss became {val_loss} at the end of epoch {epoch}")
-        if not all(np.all(np.isfinite(p)) for p in params.values()):
-            return _diverged(result, params, good, started,
+        if not np.isfinite(net.theta).all():
+            return _diverged(result, net, good, started,
                              f"weights became non-finite in epoch {epoch}")
-        for k, p in params.items():
-            np.copyto(good[k], p)
+        np.copyto(good, net.theta)
+        np.copyto(result.order, order)
+        result.rng_state = rng.bit_generator.state
         result.history.append(record)
         if on_epoch:
             on_epoch(record)
+        if on_epoch_end:
+            result.wall_time = time.perf_counter() - started
+            on_epoch_end(result)
     result.wall_time = time.perf_counter() - started
     return result
 
 
-def _restore(params: dict, good: dict) -> None:
-    for k, p in params.items():
-        np.copyto(p, good[k])
-
-
-def _diverged(result: FitResult, params: dict, good: dict, started: float, where: str) -> FitResult:
-    _restore(params, good)
+def _diverged(result: FitResult, net: Network, good: np.ndarray, started: float,
+              where: str) -> FitResult:
+    np.copyto(net.theta, good)
     result.status = "diverged"
     result.reason = (f"{where}; kept the weights of epoch {result.epochs_run} "
                      f"(lower training.learning_rate, or scale the inputs)")

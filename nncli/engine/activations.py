@@ -45,10 +45,11 @@ class Sigmoid(Activation):
     name = "sigmoid"
 
     def forward(self, z, out):
-        # 1 / (1 + exp(-z)) overflows harmlessly to 0 for very negative z; clip keeps it silent.
-        np.clip(z, -500, 500, out=out)
-        np.negative(out, out=out)
-        np.exp(out, out=out)
+        # For z < -709, exp(-z) overflows to inf and 1 / (1 + inf) = 0: exact, so only the
+        # warning is silenced (a clip would cost a full extra pass over the array).
+        np.negative(z, out=out)
+        with np.errstate(over="ignore"):
+            np.exp(out, out=out)
         out += 1
         return np.reciprocal(out, out=out)
 
@@ -76,8 +77,8 @@ class Relu(Activation):
         return np.maximum(z, 0, out=out)
 
     def backprop(self, a, grad):
-        grad[a <= 0] = 0  # f'(z) = 1 where z > 0, else 0
-        return grad
+        # f'(z) = 1 where z > 0, else 0 (multiplying by the mask is ~6x faster than indexing)
+        return np.multiply(grad, a > 0, out=grad)
 
     def kink(self, z):
         return z == 0
@@ -91,8 +92,9 @@ class LeakyRelu(Activation):
         return np.maximum(z, self.alpha * z, out=out)
 
     def backprop(self, a, grad):
-        grad[a <= 0] *= self.alpha  # f'(z) = 1 where z > 0, else alpha
-        return grad
+        # f'(z) = 1 where z > 0, else alpha
+        return np.multiply(grad, np.where(a > 0, 1.0, self.alpha).astype(grad.dtype, copy=False),
+                           out=grad)
 
     def kink(self, z):
         return z == 0

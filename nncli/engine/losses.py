@@ -36,7 +36,7 @@ class MSE(Loss):
 
     def value(self, a, y, z):
         d = a - y
-        return float(np.einsum("ij,ij->", d, d)) / d.size
+        return float(np.vdot(d, d)) / d.size
 
     def grad(self, a, y, out):
         np.subtract(a, y, out=out)
@@ -51,7 +51,7 @@ class HalfSSE(Loss):
 
     def value(self, a, y, z):
         d = a - y
-        return 0.5 * float(np.einsum("ij,ij->", d, d)) / d.shape[0]
+        return 0.5 * float(np.vdot(d, d)) / d.shape[0]
 
     def grad(self, a, y, out):
         np.subtract(a, y, out=out)
@@ -81,7 +81,7 @@ class BinaryCrossEntropy(Loss):
     fused_with = "sigmoid"
 
     def value(self, a, y, z):
-        return float((np.logaddexp(0.0, z) - y * z).sum()) / z.shape[0]
+        return float(np.logaddexp(0.0, z).sum() - np.vdot(y, z)) / z.shape[0]
 
 
 class CrossEntropy(Loss):
@@ -92,8 +92,9 @@ class CrossEntropy(Loss):
 
     def value(self, a, y, z):
         m = z.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0]
-        return float((lse - np.einsum("ij,ij->i", y, z)).sum()) / z.shape[0]
+        e = np.exp(z - m)
+        lse = np.log(e.sum(axis=1)).sum() + m.sum()
+        return float(lse - np.vdot(y, z)) / z.shape[0]
 
 
 class Perceptron(Loss):

@@ -6,7 +6,10 @@ always 2-D (n, outputs). Parameters are named like the textbooks and the run dir
 W1, b1, W2, b2, ... (1-indexed).
 
 Buffers live in a :class:`Workspace`, allocated once for a batch capacity and reused for every
-batch, so the training loop allocates nothing per step. Training, prediction, gradcheck and
+batch, so the training loop allocates nothing per step. All parameters live in one flat vector
+``Network.theta`` (each W and b is a view into it) and all gradients in one flat ``Workspace.grad``
+laid out the same way, so an update, a finiteness check or a snapshot is one NumPy call however
+many layers there are. Training, prediction, gradcheck and
 trace all call the same :meth:`Network.forward` and :meth:`Network.backward`.
 """
 
@@ -36,6 +39,13 @@ class Network:
     def __init__(self, layers: list[Layer]):
         self.layers = layers
         self.dtype = layers[0].W.dtype
+        self.theta = np.empty(sum(_size(l) for l in layers), self.dtype)
+        for layer, (W, b) in zip(layers, _views(self.theta, layers)):
+            W[...] = layer.W
+            layer.W = W
+            if b is not None:
+                b[...] = layer.b
+                layer.b = b
 
     @property
     def n_inputs(self) -> int:
@@ -103,7 +113,7 @@ class Network:
             a_prev = X if i == 0 else ws.a[i - 1][:n]
             np.matmul(a_prev.T, delta, out=ws.dW[i])
             if layer.b is not None:
-                np.sum(delta, axis=0, out=ws.db[i])
+                np.add.reduce(delta, axis=0, out=ws.db[i])
             if i > 0:
                 prev = ws.delta[i - 1][:n]
                 np.matmul(delta, layer.W.T, out=prev)
@@ -145,5 +155,26 @@ class Workspace:
             for i, l in enumerate(net.layers)
         ]
         self.delta = [np.empty((capacity, l.units), dtype) for l in net.layers]
-        self.dW = [np.zeros_like(l.W) for l in net.layers]
-        self.db = [None if l.b is None else np.zeros_like(l.b) for l in net.layers]
+        self.grad = np.zeros_like(net.theta)  # dW and db are views into it, like W and b
+        views = _views(self.grad, net.layers)
+        self.dW = [W for W, _ in views]
+        self.db = [b for _, b in views]
+
+
+def _size(layer: Layer) -> int:
+    return layer.W.size + (0 if layer.b is None else layer.b.size)
+
+
+def _views(flat: np.ndarray, layers: list[Layer]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(W, b) views into ``flat`` for each layer, in the order W1, b1, W2, b2, ..."""
+    views, start = [], 0
+    for layer in layers:
+        fan_in, units = layer.W.shape
+        W = flat[start:start + fan_in * units].reshape(fan_in, units)
+        start += fan_in * units
+        b = None
+        if layer.b is not None:
+            b = flat[start:start + units]
+            start += units
+        views.append((W, b))
+    return views

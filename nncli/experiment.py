@@ -20,7 +20,7 @@ import numpy as np
 
 from .build import build_network, resolve_network
 from .config import Config
-from .data.prepare import Scaler, encode_targets, split_indices
+from .data.prepare import Scaler, split_indices, target_matrix
 from .data.sources import Dataset, load_source
 from .engine.losses import LOSSES, Loss
 from .engine.network import Network
@@ -147,10 +147,7 @@ def check_fits(config: Config, n_train: int) -> None:
 
 def targets(dataset: Dataset, config: Config) -> np.ndarray:
     """2-D network targets in the config's dtype: encoded classes, or the regression values."""
-    if dataset.task == "classification":
-        return encode_targets(dataset.y, dataset.classes, config.network.layers[-1].units,
-                              config.dtype)
-    Y = np.asarray(dataset.y, dtype=config.dtype)
+    Y = target_matrix(dataset, config.network.layers[-1].units, config.dtype)
     if not np.all(np.isfinite(Y)):
         raise InputError(f"data: target values are not finite in {config.dtype}")
     return Y

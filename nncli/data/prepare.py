@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..metrics import class_index
+
 from nncli.errors import InputError
 
 
@@ -158,13 +160,9 @@ def decode_outputs(outputs: np.ndarray, classes: list) -> np.ndarray:
     """
     outputs = np.asarray(outputs)
     k = outputs.shape[1]
-    if k == 1 and len(classes) == 2:
-        index = (outputs[:, 0] >= 0.5).astype(np.int64)
-    elif k == len(classes):
-        index = np.argmax(outputs, axis=1)
-    else:
+    if not (k == len(classes) or (k == 1 and len(classes) == 2)):
         raise InputError(f"the model has {k} outputs for {len(classes)} classes")
-    return _label_array(classes)[index]
+    return _label_array(classes)[class_index(outputs)]
 
 
 def target_matrix(dataset, n_outputs: int, dtype=np.float64) -> np.ndarray:

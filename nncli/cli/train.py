@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
-from rich.table import Table
 
 from ..errors import TrainingFailed
-from ..trainer import TrainOutcome, train_from_config
 from . import console
 from .app import command
-from .progress import TrainingProgress
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ..trainer import TrainOutcome
+
+# The trainer (numpy, pydantic, the data layer) and rich's progress and tables are imported
+# inside the command: `nncli --help` must not pay for them (docs/performance.md).
 
 
 @command(epilog="Example: nncli train configs/blobs.yaml --set training.learning_rate=0.05 --json")
@@ -27,6 +32,9 @@ def train(
                                help="Print one JSON object (run_dir, final metrics) on stdout."),
 ):
     """Train the network a config describes and write its run directory."""
+    from ..trainer import train_from_config
+    from .progress import TrainingProgress
+
     progress = None
 
     def on_start(experiment):
@@ -55,6 +63,8 @@ def train(
 
 
 def summary_table(outcome: TrainOutcome) -> Table:
+    from rich.table import Table
+
     m = outcome.metrics
     table = Table(title=f"{outcome.experiment.config.name}: {m['status']} after "
                         f"{m['epochs_run']}/{m['epochs']} epochs in {m['wall_time']:.2f} s",

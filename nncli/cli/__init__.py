@@ -2,5 +2,6 @@
 
 from .app import app, main
 from . import train  # noqa: F401  (registers the command)
+from . import gradcheck, trace  # noqa: F401
 
 __all__ = ["app", "main"]

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 err = Console(stderr=True, soft_wrap=True, highlight=False)
+out = Console(highlight=False)  # for rich renderables that are the data asked for: see show()
 
 
 def error(message: str) -> None:
@@ -32,3 +33,9 @@ def emit_json(obj) -> None:
 
 def emit(text: str) -> None:
     sys.stdout.write(text)
+
+
+def show(renderable) -> None:
+    """A rich table or document that is the data the user asked for (gradcheck's table, a
+    trace) on stdout: coloured on a terminal, plain text in a pipe or file."""
+    out.print(renderable)

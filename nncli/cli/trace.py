@@ -1,0 +1,49 @@
+"""`nncli trace CONFIG`: the first training updates, every number in textbook order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import InputError, TrainingFailed
+from ..trace import to_markdown, trace_config
+from . import console
+from .app import command
+
+FORMATS = ("text", "markdown", "json")
+
+
+@command(epilog="Example: nncli trace configs/example-b-two-layers.yaml --steps 1 "
+                "--format markdown > step.md")
+def trace(
+    config: Path = typer.Argument(..., help="The experiment's YAML config file."),
+    steps: int = typer.Option(1, "--steps", help="Number of training updates to trace."),
+    format_: str = typer.Option("text", "--format",
+                                help="text (rendered tables), markdown, or json (one object)."),
+    digits: int = typer.Option(6, "--digits",
+                               help="Significant digits in text and markdown (json is exact)."),
+    set_: Optional[List[str]] = typer.Option(
+        None, "--set", metavar="KEY=VALUE",
+        help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
+):
+    """Run the first training updates of a config and show the inputs, z and a of every layer,
+    the loss, the deltas and gradients, and the updated weights."""
+    if format_ not in FORMATS:
+        raise InputError(f"--format: expected one of {', '.join(FORMATS)} (got {format_!r})")
+    if steps < 1:
+        raise InputError(f"--steps: expected an integer >= 1 (got {steps})")
+    if not 1 <= digits <= 17:
+        raise InputError(f"--digits: expected an integer from 1 to 17 (got {digits})")
+    result = trace_config(config, set_ or [], steps)
+    if format_ == "json":
+        console.emit_json(result.to_dict())
+    elif format_ == "markdown":
+        console.emit(to_markdown(result, digits))
+    else:
+        from rich.markdown import Markdown
+
+        console.show(Markdown(to_markdown(result, digits)))
+    if result.stopped:
+        raise TrainingFailed(result.stopped)

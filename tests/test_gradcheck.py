@@ -184,3 +184,21 @@ def test_library_checks_a_network_without_a_config():
     assert report.loss == pytest.approx(0.405)  # 1/2 (1.9 - 1)^2
     assert w.max_abs < 1e-8
     assert net.layers[0].W[0, 0] == 0.95  # the network is left as it was
+
+
+def test_the_command_modules_stay_light_and_share_the_library_defaults():
+    # `nncli --help` must not import the library (numpy, pydantic, the data layer), so the
+    # command spells out the defaults it shows; they must be the library's.
+    import subprocess
+    import sys
+
+    import nncli.cli.gradcheck as command
+
+    code = "import sys, nncli.cli; print(sorted(m for m in sys.modules if m in " \
+           "('nncli.gradcheck', 'nncli.trace')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert (command.DEFAULT_EPS, command.DEFAULT_TOL, command.DEFAULT_SAMPLES,
+            command.DEFAULT_MAX_PARAMS) == (nncli.gradcheck.DEFAULT_EPS, DEFAULT_TOL,
+                                            nncli.gradcheck.DEFAULT_SAMPLES,
+                                            nncli.gradcheck.DEFAULT_MAX_PARAMS)

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
 from ..errors import InputError, TrainingFailed
-from ..gradcheck import (DEFAULT_EPS, DEFAULT_MAX_PARAMS, DEFAULT_SAMPLES, DEFAULT_TOL, FLOOR,
-                         GradcheckReport, gradcheck_config)
 from . import console
 from .app import command
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ..gradcheck import GradcheckReport
+
+# The library (numpy, pydantic, the data layer) and rich's tables are imported inside the
+# command, so `nncli --help` does not pay for them (docs/performance.md). Hence the defaults are
+# spelled out here; tests/test_gradcheck.py checks that they are nncli.gradcheck's.
+DEFAULT_EPS = 1e-6
+DEFAULT_TOL = {"float64": 1e-5, "float32": 1e-3}
+DEFAULT_SAMPLES = 16
+DEFAULT_MAX_PARAMS = 2000
 
 
 @command(epilog="Example: nncli gradcheck configs/moons.yaml --samples 8 --json")
@@ -38,6 +47,10 @@ def gradcheck(
 ):
     """Compare backprop's gradient of every parameter array with central finite differences
     (float64); exit 1 when any array exceeds the tolerance."""
+    from rich.text import Text
+
+    from ..gradcheck import gradcheck_config
+
     _require(samples >= 1, "--samples", "an integer >= 1", samples)
     _require(max_params >= 0, "--max-params", "an integer >= 0 (0 = every entry)", max_params)
     _require(math.isfinite(eps) and eps > 0, "--eps", "a number > 0", eps)
@@ -57,6 +70,9 @@ def gradcheck(
 
 
 def report_table(report: GradcheckReport) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     samples = f"{report.samples} sample" + ("" if report.samples == 1 else "s")
     table = Table(
         title=f"gradcheck {report.name}: {'passed' if report.passed else 'FAILED'}",

@@ -8,9 +8,11 @@ from typing import List, Optional
 import typer
 
 from ..errors import InputError, TrainingFailed
-from ..trace import to_markdown, trace_config
 from . import console
 from .app import command
+
+# The library (numpy, pydantic, the data layer) and rich's Markdown are imported inside the
+# command, so `nncli --help` does not pay for them (docs/performance.md).
 
 FORMATS = ("text", "markdown", "json")
 
@@ -36,6 +38,8 @@ def trace(
         raise InputError(f"--steps: expected an integer >= 1 (got {steps})")
     if not 1 <= digits <= 17:
         raise InputError(f"--digits: expected an integer from 1 to 17 (got {digits})")
+    from ..trace import to_markdown, trace_config
+
     result = trace_config(config, set_ or [], steps)
     if format_ == "json":
         console.emit_json(result.to_dict())

@@ -5,11 +5,11 @@
 
 Trains the penguins example (20 epochs: 4 features, 16 relu, 3 softmax), writes a CSV of
 ``--rows`` rows (the four features plus an id column predict must ignore), then runs
-``nncli predict RUN big.csv --proba -o out.csv`` in a fresh process and reports rows/s and that
-process's peak resident memory. The same is done on a file a tenth the size: if memory is
-bounded, both peaks are about the same, far below the file's size. The floor (start-up time
+``nncli predict RUN big.csv --proba -o out.csv`` in a fresh process and reports rows/s, CPU
+time and that process's peak resident memory. The same is done on a file a tenth the size:
+if memory is bounded, the peak does not grow tenfold with the file. The floor (start-up time
 and memory with nncli's predict modules imported, nothing read) is shown for comparison;
-the seconds and rows/s include it. Prints a table, then one JSON line.
+the seconds and rows/s include start-up. Prints a table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -48,20 +48,25 @@ def report(work: Path, rows: int) -> None:
     results = []
     for n in (rows // 10, rows):
         csv_path = make_csv(work / f"rows-{n}.csv", n)
-        seconds, peak = measure([sys.executable, "-m", "nncli", "predict", str(run_dir),
+        seconds, cpu, peak = measure([sys.executable, "-m", "nncli", "predict", str(run_dir),
                                  str(csv_path), "--proba", "-o", str(work / "out.csv")])
         lines = sum(1 for _ in open(work / "out.csv", "rb")) - 1
         assert lines == n, (lines, n)
         results.append({"rows": n, "csv_mb": csv_path.stat().st_size / 1e6,
-                        "seconds": seconds, "rows_per_s": n / seconds, "peak_rss_mb": peak / 1e6})
+                        "seconds": seconds, "cpu_seconds": cpu, "rows_per_s": n / seconds,
+                        "peak_rss_mb": peak / 1e6})
         csv_path.unlink()
-    start_s, floor = measure([sys.executable, "-c", "import nncli.prediction, nncli.cli"])
-    print(f"{'rows':>10} {'csv MB':>8} {'seconds':>8} {'rows/s':>10} {'peak RSS MB':>12}")
+    floor_cmd = [sys.executable, "-c", "import nncli.prediction, nncli.cli"]
+    start_s, start_cpu, floor = measure(floor_cmd)
+    print(f"{'rows':>10} {'csv MB':>8} {'seconds':>8} {'CPU s':>7} {'rows/s':>10} "
+          f"{'peak RSS MB':>12}")
     for r in results:
-        print(f"{r['rows']:>10,} {r['csv_mb']:>8.1f} {r['seconds']:>8.2f} "
+        print(f"{r['rows']:>10,} {r['csv_mb']:>8.1f} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} "
               f"{r['rows_per_s']:>10,.0f} {r['peak_rss_mb']:>12.0f}")
-    print(f"floor (start-up and imports only): {start_s:.2f} s, {floor / 1e6:.0f} MB peak RSS")
-    print(json.dumps({"results": results, "floor_seconds": start_s, "floor_rss_mb": floor / 1e6,
+    print(f"floor (start-up and imports only): {start_s:.2f} s, {start_cpu:.2f} CPU s, "
+          f"{floor / 1e6:.0f} MB peak RSS")
+    print(json.dumps({"results": results, "floor_seconds": start_s, "floor_cpu_seconds": start_cpu,
+                      "floor_rss_mb": floor / 1e6, "load_average": os.getloadavg()[0],
                       "cpus": os.cpu_count(),
                       "python": sys.version.split()[0]}))
 
@@ -91,16 +96,18 @@ def make_csv(path: Path, rows: int, chunk: int = 100_000) -> Path:
     return path
 
 
-def measure(cmd: list[str]) -> tuple[float, int]:
-    """Wall time and peak resident memory (bytes) of one fresh process running ``cmd``."""
+def measure(cmd: list[str]) -> tuple[float, float, int]:
+    """Wall time, CPU time (user + system) and peak resident memory (bytes) of one fresh
+    process running ``cmd``. CPU time is what the work costs even when other processes
+    share the machine; wall time is what a user waits."""
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports KiB
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024  # Linux: KiB
 
 
 if __name__ == "__main__":

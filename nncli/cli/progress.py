@@ -1,10 +1,15 @@
-"""Training progress on stderr: a live rich bar on a terminal, plain periodic lines elsewhere."""
+"""Progress on stderr, for training and for sweeps: live (a bar, a table) when stderr is a
+terminal, plain lines when it is not (a pipe, a log file, CI, a cluster job), nothing with
+``--quiet``. Colour follows rich, which honours ``NO_COLOR``."""
 
 from __future__ import annotations
 
 import time
 
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
 
 from . import console
 
@@ -62,3 +67,76 @@ class TrainingProgress:
             return
         if epoch == 1 or epoch % self.every == 0 or epoch == self.total:
             console.info(f"epoch {epoch}/{self.total}  {describe(record)}")
+
+
+class SweepProgress:
+    """A sweep's progress on stderr: a live table of running and finished runs on a terminal,
+    one plain line per finished run elsewhere. Used as the sweep's ``progress`` callback."""
+
+    RECENT = 8  # finished runs kept in the live table
+
+    def __init__(self, total: int, where: str, quiet: bool = False):
+        self.total = total
+        self.where = where
+        self.done = 0
+        self.quiet = quiet
+        self.live = console.err.is_terminal and not quiet
+        self.running: dict[str, float] = {}  # point name -> start time
+        self.recent: list[tuple[str, str, str]] = []  # (name, status, detail), newest first
+        self.failed = 0
+        self._live = None
+
+    def __enter__(self):
+        if self.live:
+            self._live = Live(get_renderable=self._table, console=console.err,
+                              refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._live is not None:
+            self._live.__exit__(*exc)
+        return False
+
+    def begin(self, done_before: int) -> None:
+        self.done = done_before
+        if not self.quiet:
+            console.info(f"sweep {self.where}: {self.total} runs, {done_before} done before")
+
+    def started(self, point) -> None:
+        self.running[point.name] = time.perf_counter()
+
+    def finished(self, point, outcome) -> None:
+        self.running.pop(point.name, None)
+        self.done += 1
+        if outcome.status != "finished":
+            self.failed += 1
+        detail = outcome.error or ""
+        if outcome.metrics:
+            detail = f"{sweep_metrics(outcome.metrics)}  ({outcome.metrics['wall_time']:.2f} s)"
+        self.recent.insert(0, (point.name, outcome.status, detail))
+        del self.recent[self.RECENT:]
+        if not self.quiet and not self.live:
+            console.info(f"[{self.done}/{self.total}] {point.name}: {outcome.status}  {detail}")
+
+    def _table(self):
+        table = Table(title=f"{self.done}/{self.total} done, {len(self.running)} running, "
+                            f"{self.failed} failed or diverged", title_justify="left")
+        table.add_column("run")
+        table.add_column("status")
+        table.add_column("")
+        now = time.perf_counter()
+        for name, started in self.running.items():
+            table.add_row(name, "running", f"{now - started:.0f} s")
+        styles = {"finished": "green", "diverged": "yellow", "failed": "red"}
+        for name, status, detail in self.recent:
+            table.add_row(name, Text(status, style=styles.get(status, "")), detail)
+        return table
+
+
+def sweep_metrics(metrics: dict) -> str:
+    """'val_loss 0.2  val_accuracy 0.95' (or the training ones without validation)."""
+    part = metrics.get("validation") or metrics.get("train") or {}
+    prefix = "val_" if metrics.get("validation") else ""
+    return "  ".join(f"{prefix}{k} {'-' if v is None else format(v, '.4g')}"
+                     for k, v in part.items())

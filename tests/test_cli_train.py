@@ -52,7 +52,8 @@ def test_run_directory_contents(cli, configs):
     run = only_run(cli)
     assert run.name.startswith("blobs-")
     assert sorted(p.name for p in run.iterdir()) == \
-        ["config.yaml", "history.csv", "metrics.json", "model.json", "weights.npz"]
+        ["config.yaml", "decision_boundary.png", "history.csv", "loss.png", "metrics.json",
+         "model.json", "network.png", "weights.npz"]  # pictures: docs/plots.md
     rows = list(csv.reader((run / "history.csv").open()))
     assert rows[0] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
     assert [row[0] for row in rows[1:]] == [str(i) for i in range(1, 8)]

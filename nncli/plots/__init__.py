@@ -1,0 +1,100 @@
+"""Pictures of a run: loss curves, decision boundary, fitted curve, network diagram.
+
+Each picture is drawn from the run directory alone (see :mod:`nncli.plots.run`). The drawing
+functions return a matplotlib Figure, so that tests can read the plotted data back;
+:func:`nncli.plots.style.save` writes one. matplotlib is imported only when a picture is
+drawn: importing this package costs nothing.
+
+| what | file | drawn for |
+|---|---|---|
+| loss | loss.png | every run with at least one epoch |
+| boundary | decision_boundary.png | classification with two input features |
+| fit | fit.png | regression with one input feature |
+| network | network.png | every run |
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ..errors import InputError
+from .run import Points, Run, load, points_from_config, points_of, read_history
+from .style import save
+
+FILES = {"loss": "loss.png", "boundary": "decision_boundary.png", "fit": "fit.png",
+         "network": "network.png"}
+NEEDS_POINTS = ("boundary", "fit")
+
+__all__ = ["FILES", "Points", "Run", "applicable", "draw", "draw_comparison", "load",
+           "points_from_config", "read_history", "save", "why_not", "write_run_plots"]
+
+
+def why_not(run: Run, what: str) -> str | None:
+    """Why picture ``what`` does not apply to ``run``; None when it does."""
+    if what == "loss" and run.epochs == 0:
+        return "no loss curve: the run has no finished epoch"
+    if what == "boundary" and (run.task != "classification" or run.n_features != 2):
+        return (f"no decision boundary: it needs a classification run with 2 input features "
+                f"(this run: {run.task}, {run.n_features} features)")
+    if what == "fit" and (run.task != "regression" or run.n_features != 1):
+        return (f"no fitted curve: it needs a regression run with 1 input feature "
+                f"(this run: {run.task}, {run.n_features} features)")
+    return None
+
+
+def applicable(run: Run) -> list[str]:
+    return [what for what in FILES if why_not(run, what) is None]
+
+
+def draw(run: Run, what: str, points: Points | None = None):
+    """The Figure of one picture; ``points`` (for boundary and fit) default to the config's."""
+    reason = why_not(run, what)
+    if reason:
+        raise InputError(f"{run.path}: {reason}")
+    if what in NEEDS_POINTS and points is None:
+        points = points_from_config(run)
+    if what == "loss":
+        from .loss import loss_figure
+        return loss_figure([run])
+    if what == "boundary":
+        from .boundary import boundary_figure
+        return boundary_figure(run, points)
+    if what == "fit":
+        from .fit import fit_figure
+        return fit_figure(run, points)
+    from .network import network_figure
+    return network_figure(run)
+
+
+def draw_comparison(runs: list[Run]):
+    """Several runs' loss curves overlaid in one Figure."""
+    from .loss import loss_figure
+
+    for run in runs:
+        if run.epochs == 0:
+            raise InputError(f"{run.path}: {why_not(run, 'loss')}")
+    return loss_figure(runs)
+
+
+def write_run_plots(run_dir: str | Path, experiment=None) -> list[str]:
+    """Write every picture that applies into ``run_dir``; return the problems, never raise.
+
+    Called on a finished run before it is published: a picture that cannot be drawn must not
+    cost the run, so any error becomes a message. ``experiment`` (the one just trained) saves
+    loading the data again for the boundary and fit pictures.
+    """
+    problems = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # e.g. overflow in a diverged run: the run says so
+        try:
+            run = load(run_dir)
+        except Exception as e:  # noqa: BLE001 - reported, never fatal (see above)
+            return [f"no pictures: {e}"]
+        points = points_of(experiment) if experiment is not None else None
+        for what in applicable(run):
+            try:
+                save(draw(run, what, points), run.path / FILES[what])
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"{FILES[what]} not written: {type(e).__name__}: {e}")
+    return problems

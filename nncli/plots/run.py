@@ -1,0 +1,103 @@
+"""What a picture is drawn from: a run directory's files, and the data points of its config.
+
+Everything comes from the run directory alone: history.csv (the curves), model.json and
+weights.npz (through :func:`nncli.load_run`), and config.yaml, whose data source is loaded
+again to get the training and validation points (the config reproduces them exactly).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..model import TrainedModel, load_run
+
+
+@dataclass
+class Run:
+    path: Path
+    name: str  # the config's name (model.json), not the directory's: stable before publishing
+    history: dict[str, np.ndarray]  # column -> values per epoch, NaN for an empty cell
+    model: TrainedModel
+
+    @property
+    def task(self) -> str:
+        return self.model.task
+
+    @property
+    def n_features(self) -> int:
+        return self.model.network.n_inputs
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history["epoch"])
+
+    @property
+    def metric(self) -> str | None:
+        """accuracy or r2: the metric the run logged beside its loss, if any."""
+        return next((c for c in ("accuracy", "r2") if c in self.history), None)
+
+
+@dataclass
+class Points:
+    """The data a run was trained on: unscaled features, labels or targets, and the split."""
+
+    X: np.ndarray  # (n, features)
+    y: np.ndarray  # (n,) class labels, or (n, targets) regression values
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+
+
+def load(path: str | Path) -> Run:
+    path = Path(path)
+    model = load_run(path)  # raises InputError naming what is missing
+    return Run(path, str(model.description.get("name", path.name)), read_history(path), model)
+
+
+def read_history(run_dir: str | Path) -> dict[str, np.ndarray]:
+    """history.csv as float columns (an empty cell, an undefined value, is NaN)."""
+    path = Path(run_dir) / "history.csv"
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise InputError(f"{run_dir}: no history.csv (not a finished nncli run)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: unreadable: {e}") from None
+    if not rows or rows[0][:2] != ["epoch", "loss"]:
+        raise InputError(f"{path}: expected a header starting with epoch,loss")
+    header = rows[0]
+    columns: dict[str, list[float]] = {name: [] for name in header}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise InputError(f"{path}: line {line}: {len(row)} cells, expected {len(header)}")
+        for name, cell in zip(header, row):
+            try:
+                columns[name].append(float(cell) if cell else math.nan)
+            except ValueError:
+                raise InputError(f"{path}: line {line}: {name} is not a number: {cell!r}") from None
+    return {name: np.array(values, dtype=np.float64) for name, values in columns.items()}
+
+
+def points_of(experiment) -> Points:
+    """The points of a prepared :class:`nncli.experiment.Experiment` (no second data load)."""
+    return Points(experiment.dataset.X, experiment.dataset.y,
+                  experiment.train_idx, experiment.val_idx)
+
+
+def points_from_config(run: Run) -> Points:
+    """Load the run's data again from its resolved config.yaml."""
+    from ..config import load_config
+    from ..experiment import prepare
+
+    config_path = run.path / "config.yaml"
+    try:
+        experiment = prepare(load_config(config_path), config_path)
+    except InputError as e:
+        raise InputError(f"cannot load the data points of {run.path}: {e}") from None
+    return points_of(experiment)

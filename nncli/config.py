@@ -25,6 +25,7 @@ from .engine.init import INITS
 from .engine.losses import LOSSES
 from .engine.optim import UPDATES
 from .errors import InputError
+from .runs import RUN_NAME
 
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
@@ -104,12 +105,13 @@ class TrainingConfig(Strict):
     epochs: Annotated[int, Field(ge=1)] = 100
     shuffle: bool = True
     update: Literal[UPDATES] = "gradient"  # type: ignore[valid-type]
+    checkpoint_every: Annotated[int, Field(ge=0)] = 0  # epochs between checkpoints; 0 = none
 
 
 class Config(Strict):
     """One experiment."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=100)] | None = None
+    name: Annotated[str, Field(pattern=f"^{RUN_NAME}$", max_length=100)] | None = None
     seed: Annotated[int, Field(ge=0)] = 0
     dtype: Literal["float64", "float32"] = "float64"
     data: DataConfig
@@ -178,8 +180,10 @@ def parse_yaml(text: str, where: str) -> Any:
         mark = e.problem_mark
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise InputError(f"{where}: invalid YAML{at}: {e.problem}") from None
-    except yaml.YAMLError as e:
-        raise InputError(f"{where}: invalid YAML: {e}") from None
+    except yaml.YAMLError as e:  # e.g. a control character; one line, like every error
+        raise InputError(f"{where}: invalid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:  # PyYAML recurses once per level: [[[[...]]]]
+        raise InputError(f"{where}: invalid YAML: nested too deeply") from None
 
 
 def apply_override(raw: dict, assignment: str) -> None:

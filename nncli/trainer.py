@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
 from .config import load_config
+from .errors import InputError
 from .experiment import Experiment, batch_size, prepare
-from .runs import RunWriter, config_yaml, history_csv, model_description
+from .runs import (RunWriter, config_yaml, history_csv, is_partial, lock_dir, model_description,
+                   unlock_dir)
 from .training import Batching, FitResult, evaluate, fit
 
 
@@ -19,35 +24,125 @@ class TrainOutcome:
     experiment: Experiment
     result: FitResult
     metrics: dict  # the content of metrics.json
+    plot_problems: list[str] = field(default_factory=list)  # pictures that could not be drawn
 
 
 def train_from_config(config_path: str | Path, overrides: list[str] = (),
                       out: str | Path = "runs",
                       on_start: Callable[[Experiment], None] | None = None,
                       on_epoch: Callable[[dict], None] | None = None,
-                      stop_requested: Callable[[], bool] = lambda: False) -> TrainOutcome:
+                      stop_requested: Callable[[], bool] = lambda: False,
+                      on_checkpoint: Callable[[Path, int], None] | None = None,
+                      plots: bool = False) -> TrainOutcome:
     """Validate, train, and write a new run directory under ``out``.
 
     Bad input raises InputError before anything is written. A diverged or interrupted run is
-    still written, with its status and the last finite weights, so nothing good is lost.
+    still written, with its status and the last finite weights, so nothing good is lost; an
+    interrupted one also gets the checkpoint that ``resume_run`` continues from.
+    ``plots=True`` adds the pictures (nncli.plots) to a finished or diverged run.
     """
     config_path = Path(config_path)
     experiment = prepare(load_config(config_path, overrides), config_path)
-    writer = RunWriter(Path(out), experiment.config.name)
+    return _train_and_publish(experiment, Path(out), on_start, on_epoch, stop_requested,
+                              on_checkpoint, plots=plots)
+
+
+# What --set may change when resuming: neither changes the weights of the epochs in common.
+RESUME_OVERRIDES = ("training.epochs", "training.checkpoint_every")
+
+
+def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path | None = None,
+               on_start: Callable[[Experiment], None] | None = None,
+               on_epoch: Callable[[dict], None] | None = None,
+               stop_requested: Callable[[], bool] = lambda: False,
+               on_checkpoint: Callable[[Path, int], None] | None = None,
+               plots: bool = False) -> TrainOutcome:
+    """Continue an interrupted run (or the hidden ``.partial`` directory of a checkpointed run
+    that was killed) to its configured epochs; the final weights are those of a run that never
+    stopped, bit for bit.
+
+    ``overrides`` may set training.epochs (to stop earlier or train further) and
+    training.checkpoint_every; nothing else, since the run must go on as it started.
+    The result is published as a new run directory under ``out`` (default: beside ``run_dir``)
+    with the whole history. A published ``run_dir`` is left exactly as it was (nncli never
+    changes a run directory once it is published); a ``.partial`` one, which only ever held
+    this run in progress, is removed once the run it held is published.
+    """
+    for assignment in overrides:
+        key = assignment.partition("=")[0].strip()
+        if key not in RESUME_OVERRIDES:
+            raise InputError(f"--set {key}: a resumed run keeps its config; with --resume only "
+                             f"{' and '.join(RESUME_OVERRIDES)} may be set")
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir}: " + ("not a directory" if run_dir.exists()
+                                           else "no such run directory"))
+    checkpoint = load_checkpoint(run_dir)
+    partial = is_partial(run_dir)
+    lock = lock_dir(run_dir) if partial else None  # refused while its training still runs
     try:
+        config_path = run_dir / "config.yaml"
+        experiment = prepare(load_config(config_path, overrides), config_path)
+        start = restore(checkpoint, experiment)
+        out = Path(out) if out is not None else run_dir.parent
+        outcome = _train_and_publish(experiment, out, on_start, on_epoch, stop_requested,
+                                     on_checkpoint, start=start, resumed_from=run_dir,
+                                     plots=plots)
+        if partial:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    finally:
+        unlock_dir(lock)
+    return outcome
+
+
+def _train_and_publish(experiment: Experiment, out: Path, on_start, on_epoch,
+                       stop_requested, on_checkpoint, start: FitResult | None = None,
+                       resumed_from: Path | None = None, plots: bool = False) -> TrainOutcome:
+    epochs = experiment.config.training.epochs
+    every = experiment.config.training.checkpoint_every
+    fingerprint = functools.cache(lambda: experiment_fingerprint(experiment))
+
+    def save_checkpoint(result: FitResult) -> None:
+        data = checkpoint_bytes(experiment.network.parameters(), result, fingerprint())
+        writer.write_bytes(CHECKPOINT, data)
+
+    def on_epoch_end(result: FitResult) -> None:
+        if every and result.epochs_run % every == 0 and result.epochs_run < epochs:
+            save_checkpoint(result)
+            if on_checkpoint:
+                on_checkpoint(writer.tmp, result.epochs_run)
+
+    writer = RunWriter(out, experiment.config.name)
+    try:
+        # With these two, the temporary directory is resumable from its first checkpoint on.
+        writer.write_text("config.yaml", config_yaml(experiment.config))
+        writer.write_json("model.json", model_description(experiment))
         if on_start:
             on_start(experiment)
-        result = run_fit(experiment, on_epoch, stop_requested)
+        result = run_fit(experiment, on_epoch, stop_requested, start, on_epoch_end)
         metrics = final_metrics(experiment, result)
+        if resumed_from is not None:
+            metrics["resumed_from"] = str(resumed_from)
         write_run(writer, experiment, result, metrics)
+        if result.status == "interrupted":
+            save_checkpoint(result)
+        else:  # a finished run needs no checkpoint; a diverged one would only diverge again
+            writer.remove(CHECKPOINT)
+        plot_problems = []
+        # Pictures go in before publishing, so a run never appears without them; an interrupted
+        # run gets none (a second Ctrl-C while drawing would cost the run).
+        if plots and result.status != "interrupted":
+            from .plots import write_run_plots
+            plot_problems = write_run_plots(writer.tmp, experiment)
         run_dir = writer.commit()
     except BaseException:
         writer.abort()
         raise
-    return TrainOutcome(run_dir, experiment, result, metrics)
+    return TrainOutcome(run_dir, experiment, result, metrics, plot_problems)
 
 
-def run_fit(experiment: Experiment, on_epoch=None, stop_requested=lambda: False) -> FitResult:
+def run_fit(experiment: Experiment, on_epoch=None, stop_requested=lambda: False,
+            resume: FitResult | None = None, on_epoch_end=None) -> FitResult:
     cfg = experiment.config
     t = cfg.training
     validation = (experiment.X_val, experiment.Y_val) if experiment.has_validation else None
@@ -56,7 +151,8 @@ def run_fit(experiment: Experiment, on_epoch=None, stop_requested=lambda: False)
         batching=Batching(batch_size(cfg, len(experiment.X_train)), t.shuffle),
         epochs=t.epochs, learning_rate=t.learning_rate, update=t.update,
         rng=experiment.shuffle_rng, metric=experiment.metric, validation=validation,
-        on_epoch=on_epoch, stop_requested=stop_requested)
+        on_epoch=on_epoch, stop_requested=stop_requested, resume=resume,
+        on_epoch_end=on_epoch_end)
 
 
 def final_metrics(experiment: Experiment, result: FitResult) -> dict:

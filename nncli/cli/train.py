@@ -1,4 +1,7 @@
-"""`nncli train CONFIG`: train from a YAML config and write a new run directory."""
+"""`nncli train CONFIG`: train from a YAML config and write a new run directory.
+
+`nncli train --resume RUN_DIR` continues an interrupted run (docs/reliability.md).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
-from ..errors import TrainingFailed
+from ..errors import InputError, TrainingFailed
 from . import console
 from .app import command
+from .signals import StopOnSignal
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -20,37 +24,71 @@ if TYPE_CHECKING:
 # inside the command: `nncli --help` must not pay for them (docs/performance.md).
 
 
-@command(epilog="Example: nncli train configs/blobs.yaml --set training.learning_rate=0.05 --json")
+@command(epilog="Example: nncli train configs/blobs.yaml --set training.learning_rate=0.05 --json"
+                "\n\nAfter Ctrl-C (exit 130): nncli train --resume runs/blobs-20250101-120000")
 def train(
-    config: Path = typer.Argument(..., help="The experiment's YAML config file."),
+    config: Optional[Path] = typer.Argument(None, help="The experiment's YAML config file."),
     set_: Optional[List[str]] = typer.Option(
         None, "--set", metavar="KEY=VALUE",
         help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
-    out: Path = typer.Option(Path("runs"), "--out", help="Parent directory of the new run."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Parent directory of the new run (default: runs; with --resume, "
+                            "the resumed run's parent)."),
+    resume: Optional[Path] = typer.Option(
+        None, "--resume", metavar="RUN_DIR",
+        help="Continue an interrupted run (or the .partial directory of a checkpointed run "
+             "that was killed) to its configured epochs, as a new run directory; --set may "
+             "change training.epochs and training.checkpoint_every only."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
+    no_plots: bool = typer.Option(False, "--no-plots",
+                                  help="Write no pictures (loss.png, ...) into the run."),
     json_: bool = typer.Option(False, "--json",
                                help="Print one JSON object (run_dir, final metrics) on stdout."),
 ):
     """Train the network a config describes and write its run directory."""
-    from ..trainer import train_from_config
+    if (config is None) == (resume is None):
+        raise InputError("give a CONFIG file or --resume RUN_DIR" if config is None else
+                         "give a CONFIG file or --resume RUN_DIR, not both")
+    from ..trainer import resume_run, train_from_config
     from .progress import TrainingProgress
 
     progress = None
+    stop = StopOnSignal()  # Ctrl-C / SIGTERM: stop after the batch, keep the run
+    checkpoint_shown = False
 
     def on_start(experiment):
         nonlocal progress
         progress = TrainingProgress(experiment.config.training.epochs, quiet=quiet,
                                     label=experiment.config.name)
         progress.__enter__()
+        stop.training = True
 
+    def on_checkpoint(path, epoch):
+        nonlocal checkpoint_shown
+        if not (quiet or checkpoint_shown):
+            console.info(f"checkpoint after epoch {epoch} in {path}; should this process die, "
+                         f"continue with: nncli train --resume {path}")
+        checkpoint_shown = True
+
+    hooks = dict(on_start=on_start, on_epoch=lambda r: progress.on_epoch(r),
+                 stop_requested=stop, on_checkpoint=on_checkpoint, plots=not no_plots)
     try:
-        outcome = train_from_config(config, set_ or [], out, on_start=on_start,
-                                    on_epoch=lambda r: progress.on_epoch(r))
+        with stop:
+            if resume is not None:
+                outcome = resume_run(resume, set_ or [], out, **hooks)
+            else:
+                outcome = train_from_config(config, set_ or [], out or Path("runs"), **hooks)
     finally:
         if progress is not None:
             progress.__exit__(None, None, None)
+    for problem in outcome.plot_problems:
+        console.info(f"warning: {problem}")
     if not quiet:
         console.err.print(summary_table(outcome))
+        from .sparkline import history_columns, loss_chart
+        chart = loss_chart(history_columns(outcome.result.history))
+        if chart is not None:
+            console.err.print(chart)
     if json_:
         console.emit_json({"run_dir": str(outcome.run_dir), **outcome.metrics})
     status = outcome.metrics["status"]
@@ -58,7 +96,9 @@ def train(
         raise TrainingFailed(f"training diverged: {outcome.result.reason}; "
                              f"the run is in {outcome.run_dir}")
     if status == "interrupted":
-        console.info(f"interrupted; the run so far is in {outcome.run_dir}")
+        console.info(f"{stop.signal_name}: {outcome.result.reason}; the run so far is in "
+                     f"{outcome.run_dir}")
+        console.info(f"continue it with: nncli train --resume {outcome.run_dir}")
         raise typer.Exit(130)
 
 

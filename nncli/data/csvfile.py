@@ -305,7 +305,10 @@ def _parse_error(
 def _to_table(
     arrow: pa.Table, name: str, header: bool, lines: Callable[[], list[int]], first: int = 0
 ) -> Table:
-    names = list(arrow.column_names)
+    try:
+        names = list(arrow.column_names)
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: header: not valid UTF-8 text") from None
     if header:
         _check_names(names, name)
     else:

@@ -334,3 +334,15 @@ def test_help_describes_the_command(cli):
     assert r.exit_code == 0
     for option in ("--input", "--output", "--proba", "--delimiter"):
         assert option in r.stdout
+
+
+def test_json_summary_needs_an_output_file(cli, penguins, tmp_path):
+    out = tmp_path / "pred.csv"
+    r = cli("predict", penguins.run_dir, PENGUINS, "-o", out, "--proba", "--json")
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary == {"run_dir": str(penguins.run_dir), "input": str(PENGUINS), "output": str(out),
+                       "rows": 150, "columns": ["species", "p_Adelie", "p_Chinstrap", "p_Gentoo"]}
+    assert len(read_output(out.read_text())) == 150
+    assert_input_error(cli("predict", penguins.run_dir, PENGUINS, "--json"),
+                       "--json prints its summary on stdout, so the predictions need --output FILE")

@@ -42,12 +42,17 @@ def predict(
     proba: bool = typer.Option(False, "--proba",
                                help="Add a probability column p_<label> for each class."),
     delimiter: str = typer.Option(",", "--delimiter", help="The input's field delimiter."),
+    json_: bool = typer.Option(False, "--json", help="Print a one-line JSON summary (rows, "
+                               "columns, output) on stdout; needs --output for the predictions."),
 ):
     """Predict with a trained run: CSV rows in, one prediction per row out (CSV)."""
     from ..model import load_run  # numpy and pyarrow: not needed by `nncli --help`
     from ..prediction import predict_csv
 
     source = _one_input(input_arg, input_)
+    if json_ and output is None:
+        raise InputError("--json prints its summary on stdout, so the predictions need "
+                         "--output FILE")
     model = load_run(run_dir)
     if model.status not in (None, "finished"):
         console.info(f"warning: {run_dir} did not finish training (status {model.status}); "
@@ -63,6 +68,10 @@ def predict(
         else:
             _publish(spool, output)
             console.info(f"wrote {rows} predictions to {output}")
+    if json_:
+        from ..prediction import output_columns
+        console.emit_json({"run_dir": str(run_dir), "input": name, "output": str(output),
+                           "rows": rows, "columns": output_columns(model, proba)})
 
 
 def _one_input(positional: str | None, option: str | None) -> str:

@@ -146,8 +146,9 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
             return _diverged(result, net, good, started,
                              f"weights became non-finite in epoch {epoch}")
         np.copyto(good, net.theta)
-        np.copyto(result.order, order)
-        result.rng_state = rng.bit_generator.state
+        if shuffle:  # otherwise neither ever changes
+            np.copyto(result.order, order)
+            result.rng_state = rng.bit_generator.state
         result.history.append(record)
         if on_epoch:
             on_epoch(record)

@@ -74,7 +74,8 @@ def resume(run, *sets):
     (),
     ("--set", "dtype=float32", "--set", "training.batch=sgd"),
     ("--set", "training.update=normalized", "--set", "data.validation=0"),
-], ids=["minibatch", "sgd-float32", "normalized-no-validation"])
+    ("--set", "training.batch=full", "--set", "training.learning_rate=1"),
+], ids=["minibatch", "sgd-float32", "normalized-no-validation", "full-batch"])
 def test_sigterm_keeps_the_run_and_resume_matches_an_uninterrupted_run(cli, tmp_path, monkeypatch,
                                                                        extra):
     path = write_config(tmp_path, CONFIG)

@@ -164,6 +164,8 @@ def _read_json(file: Path) -> dict:
         return json.loads(text, parse_constant=_no_constant)
     except ValueError as e:
         raise InputError(f"{file}: not valid JSON: {e}") from None
+    except RecursionError:
+        raise InputError(f"{file}: not a model description (nested too deeply)") from None
 
 
 def _no_constant(name: str):

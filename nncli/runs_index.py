@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from .errors import InputError
-from .runs import RUN_FILES
+from .runs import RUN_FILES, is_partial
 
 SWEEP_FILE = "sweep.json"
 SUMMARY_FILE = "summary.csv"
@@ -118,7 +118,7 @@ def find_runs(root: str | Path) -> list[tuple[str, RunInfo]]:
     for child in sorted(root.iterdir()):
         if not child.is_dir():
             continue
-        if _is_partial(child):
+        if is_partial(child):
             found.append((child.name, _read_partial(child)))
         elif child.name.startswith("."):
             continue
@@ -132,7 +132,7 @@ def find_runs(root: str | Path) -> list[tuple[str, RunInfo]]:
 def _sweep_runs(sweep_dir: Path, prefix: str) -> list[tuple[str, RunInfo]]:
     found = []
     for child in sorted(sweep_dir.iterdir()):
-        if child.is_dir() and _is_partial(child):
+        if child.is_dir() and is_partial(child):
             found.append((prefix + child.name, _read_partial(child)))
         elif child.is_dir() and not child.name.startswith(".") and is_run_dir(child):
             found.append((prefix + child.name, read_run(child)))
@@ -147,11 +147,6 @@ def _sweep_runs(sweep_dir: Path, prefix: str) -> list[tuple[str, RunInfo]]:
         found.append((prefix + name, RunInfo(sweep_dir / name, "failed", name=name,
                                              date=_mtime(summary), error=row.get("error"))))
     return found
-
-
-def _is_partial(path: Path) -> bool:
-    """The hidden ``.<name>.*.partial`` directory a run is assembled in (runs.RunWriter)."""
-    return path.name.startswith(".") and path.name.endswith(".partial")
 
 
 def _read_partial(path: Path) -> RunInfo:

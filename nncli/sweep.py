@@ -36,6 +36,7 @@ from typing import Any
 
 from .config import load_config, parse_yaml
 from .errors import InputError, TrainingFailed
+from .runs import write_atomic
 from .runs_index import (FINAL_STATUSES, SUMMARY_FILE, SWEEP_FILE, find_runs, flat_metrics)
 
 FORMAT_VERSION = 1
@@ -529,6 +530,4 @@ def _cell(value) -> str:
 
 def _write_atomic(path: Path, text: str) -> None:
     """Readers (and a resumed sweep) never see half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, text.encode("utf-8"))

@@ -1,0 +1,76 @@
+"""`nncli show RUN_DIR`: one run at a glance: status, key settings, metrics, loss curve."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import typer
+
+from ..errors import InputError
+from . import console
+from .app import command
+
+
+@command(epilog="Example: nncli show runs/blobs-20261122-112029")
+def show(
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run directory."),
+    json_: bool = typer.Option(False, "--json", help="Print the run as one JSON object "
+                               "(as `nncli runs --json` lists it, plus its history)."),
+):
+    """Show one run: status, key config values, final metrics and the loss per epoch."""
+    from rich.table import Table
+
+    from ..runs_index import is_run_dir, read_run
+    from .sparkline import history_columns, loss_chart
+
+    if not run_dir.is_dir() or not is_run_dir(run_dir):
+        raise InputError(f"{run_dir}: not a run directory (no config.yaml, metrics.json, ...)")
+    info = read_run(run_dir)
+    history = read_history(run_dir / "history.csv")
+    if json_:
+        console.emit_json({**info.to_json(info.name or run_dir.name), "history": history})
+        return
+    kv = info.key_values()
+    layers = "-".join(map(str, kv["layers"])) if kv["layers"] else "-"
+    batch = f"{kv['batch']}" + (f" {kv['batch_size']}" if kv["batch_size"] else "")
+    reason = (info.metrics or {}).get("reason") or ""
+    console.emit(f"{run_dir}\n  status {info.status}{': ' + reason if reason else ''}\n"
+                 f"  layers {layers}  batch {batch}  learning rate {kv['learning_rate']}  "
+                 f"epochs {kv['epochs']}  seed {kv['seed']}\n")
+    m = info.metrics or {}
+    if m.get("train"):
+        table = Table(show_edge=False)
+        table.add_column("metric")
+        table.add_column("train", justify="right")
+        if m.get("validation"):
+            table.add_column("validation", justify="right")
+        for key, value in m["train"].items():
+            cells = [key, _fmt(value)]
+            if m.get("validation"):
+                cells.append(_fmt(m["validation"].get(key)))
+            table.add_row(*cells)
+        console.show(table)
+    chart = loss_chart(history_columns(history))
+    if chart is not None:
+        console.show(chart)
+
+
+def read_history(path: Path) -> list[dict]:
+    """history.csv as one dict per epoch (numbers; None for an empty cell); [] if absent."""
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: cannot read: {e}") from None
+    try:
+        return [{k: (None if v in ("", None) else (int(v) if k == "epoch" else float(v)))
+                 for k, v in row.items()} for row in rows]
+    except ValueError as e:
+        raise InputError(f"{path}: not a history written by nncli ({e})") from None
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.6g}"

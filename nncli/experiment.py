@@ -65,18 +65,18 @@ def prepare(config: Config, config_path: Path) -> Experiment:
     dataset = load_source(config.data, config_path.parent, data_seed)
     config = resolve(config, config_path, dataset)
     dtype = config.dtype
-    with np.errstate(over="ignore"):
-        if not np.all(np.isfinite(dataset.X.astype(dtype))):
-            raise InputError(f"data: some feature values are not finite in {dtype} "
-                             f"(infinite, missing, or too large for {dtype})")
+    check_finite(dataset.X, dtype)
 
     train_idx, val_idx = split_indices(dataset.y, dataset.task, config.data.validation,
                                        np.random.default_rng(streams["split"]))
-    scaler = Scaler.fit(dataset.X[train_idx], config.data.scale)
-    X = scaler.transform(dataset.X, dtype)
-    if not np.all(np.isfinite(X)):
-        raise InputError(f"data: some values are not finite in {dtype} after scaling "
-                         f"(too large for {dtype}?)")
+    # Scaled straight from the rows of each split: no full-size scaled copy of the data.
+    scaler = Scaler.fit(dataset.X, config.data.scale, rows=train_idx)
+    X_train = scaler.transform(dataset.X, dtype, rows=train_idx)
+    X_val = scaler.transform(dataset.X, dtype, rows=val_idx)
+    for X in (X_train, X_val):
+        if len(X) and not np.isfinite(X).all():
+            raise InputError(f"data: some values are not finite in {dtype} after scaling "
+                             f"(too large for {dtype}?)")
     Y = targets(dataset, config)
     check_fits(config, len(train_idx))
 
@@ -84,11 +84,19 @@ def prepare(config: Config, config_path: Path) -> Experiment:
     return Experiment(
         config=config, dataset=dataset, network=network, loss=LOSSES[config.training.loss],
         scaler=scaler,
-        X_train=np.ascontiguousarray(X[train_idx]), Y_train=np.ascontiguousarray(Y[train_idx]),
-        X_val=np.ascontiguousarray(X[val_idx]), Y_val=np.ascontiguousarray(Y[val_idx]),
+        X_train=X_train, Y_train=Y[train_idx], X_val=X_val, Y_val=Y[val_idx],
         train_idx=train_idx, val_idx=val_idx,
         shuffle_rng=np.random.default_rng(streams["shuffle"]),
     )
+
+
+def check_finite(X: np.ndarray, dtype: str) -> None:
+    """Every value finite and representable in ``dtype``: checked on the extremes, no copy."""
+    lo, hi = X.min(), X.max()  # a NaN anywhere makes both NaN
+    limit = np.finfo(dtype).max
+    if not (np.isfinite(lo) and np.isfinite(hi) and -limit <= lo and hi <= limit):
+        raise InputError(f"data: some feature values are not finite in {dtype} "
+                         f"(infinite, missing, or too large for {dtype})")
 
 
 def resolve(config: Config, config_path: Path, dataset: Dataset) -> Config:

@@ -80,16 +80,21 @@ class Scaler:
     scale: np.ndarray = field(default_factory=lambda: np.ones(0))
 
     @classmethod
-    def fit(cls, X_train: np.ndarray, kind: str) -> "Scaler":
-        """Fit on ``X_train (n, features)``; works as ``Scaler.fit(X, kind)`` or on an instance."""
-        X = np.asarray(X_train, dtype=np.float64)
+    def fit(cls, X: np.ndarray, kind: str, rows: np.ndarray | None = None) -> "Scaler":
+        """Fit on the rows ``rows`` of ``X (n, features)`` (all rows if None).
+
+        Statistics are accumulated over blocks of rows, so no copy of the training rows is made.
+        """
         k = X.shape[1]
         with np.errstate(over="ignore", invalid="ignore"):
             if kind == "standard":
-                offset, scale = X.mean(axis=0), X.std(axis=0)
+                n = len(X) if rows is None else len(rows)
+                offset = sum(block.sum(axis=0) for block in _blocks(X, rows)) / n
+                scale = np.sqrt(sum(((block - offset) ** 2).sum(axis=0)
+                                    for block in _blocks(X, rows)) / n)
             elif kind == "minmax":
-                offset = X.min(axis=0)
-                scale = X.max(axis=0) - offset
+                offset = np.min([block.min(axis=0) for block in _blocks(X, rows)], axis=0)
+                scale = np.max([block.max(axis=0) for block in _blocks(X, rows)], axis=0) - offset
             elif kind == "none":
                 offset, scale = np.zeros(k), np.ones(k)
             else:
@@ -101,17 +106,24 @@ class Scaler:
         scale = np.where(scale == 0, 1.0, scale)
         return cls(kind, offset, scale)
 
-    def transform(self, X: np.ndarray, out_dtype=np.float64) -> np.ndarray:
-        """Scaled copy of ``X (n, features)`` in ``out_dtype``.
+    def transform(self, X: np.ndarray, out_dtype=np.float64,
+                  rows: np.ndarray | None = None) -> np.ndarray:
+        """Scaled copy of the rows ``rows`` of ``X (n, features)`` (all if None) in ``out_dtype``.
 
+        Computed in float64 block by block, so the only full-size array made is the result.
         Values too large for ``out_dtype`` become inf; checking finiteness is the caller's job.
         """
-        X = np.asarray(X, dtype=np.float64)
+        X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != len(self.offset):
             got = X.shape[1] if X.ndim == 2 else f"shape {X.shape}"
             raise InputError(f"expected {len(self.offset)} feature columns, got {got}")
+        out = np.empty((len(X) if rows is None else len(rows), X.shape[1]), out_dtype)
+        start = 0
         with np.errstate(over="ignore"):
-            return ((X - self.offset) / self.scale).astype(out_dtype)
+            for block in _blocks(X, rows):
+                out[start:start + len(block)] = (block - self.offset) / self.scale
+                start += len(block)
+        return out
 
     def to_dict(self) -> dict:
         """Plain JSON-ready form for model.json."""
@@ -128,6 +140,17 @@ class Scaler:
         if offset.ndim != 1 or offset.shape != scale.shape:
             raise InputError("model.json: scaler: offset and scale must be lists of equal length")
         return cls(kind, offset, scale)
+
+
+BLOCK_ROWS = 65536
+
+
+def _blocks(X: np.ndarray, rows: np.ndarray | None):
+    """Consecutive blocks of the rows ``rows`` of X (all rows if None), as float64."""
+    n = len(X) if rows is None else len(rows)
+    for start in range(0, n, BLOCK_ROWS):
+        block = X[start:start + BLOCK_ROWS] if rows is None else X[rows[start:start + BLOCK_ROWS]]
+        yield np.asarray(block, dtype=np.float64)
 
 
 def encode_targets(

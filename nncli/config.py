@@ -234,7 +234,10 @@ def validate_config(raw: dict, where: str) -> Config:
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        raise InputError(f"{where}: {describe_error(e.errors()[0])}") from None
+        errors = e.errors()
+        # A misspelt key is also a missing one: name the typo, it explains both.
+        first = next((err for err in errors if err["type"] == "extra_forbidden"), errors[0])
+        raise InputError(f"{where}: {describe_error(first)}") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,8 +247,11 @@ def validate_config(raw: dict, where: str) -> Config:
 def describe_error(err: dict) -> str:
     """'network.layers[0] (layer 1).units: Input should be ... (got 0)' from a pydantic error."""
     # Unions name the branch tried (data.target.str, .list[...]): not a key the user wrote.
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and
-                                        (p in ("str", "int", "float", "bool") or "[" in p))]
+    # For an unknown key the last element is the user's own key, whatever it is called.
+    keep = err["loc"][-1:] if err["type"] == "extra_forbidden" else ()
+    loc = [p for p in err["loc"][:len(err["loc"]) - len(keep)]
+           if not (isinstance(p, str) and (p in ("str", "int", "float", "bool") or "[" in p))]
+    loc += list(keep)
     model_path = list(loc)
     # A discriminated union puts the chosen source name into the path: data.blobs.centers.
     if len(loc) >= 2 and loc[0] == "data" and isinstance(loc[1], str) and _is_source(loc[1]):

@@ -120,3 +120,17 @@ def test_union_branches_are_not_shown_as_keys():
            "network": BASE["network"]}
     message = error_of(raw)
     assert "exp.yaml: data.target: " in message and ".str" not in message
+
+
+def test_a_misspelt_required_key_is_named_as_the_typo():
+    raw = config_with()
+    raw["network"]["layers"][0] = {"units": 8, "activaton": "relu"}
+    assert error_of(raw) == ("exp.yaml: network.layers[0] (layer 1).activaton: unknown key (did you "
+                             "mean activation?); allowed keys: units, activation, bias, init, alpha, "
+                             "weights, biases, freeze")
+
+
+def test_an_unknown_key_named_like_a_type_is_still_named():
+    raw = config_with()
+    raw["str"] = 1  # found by the hypothesis test: "str" is also a union branch name
+    assert error_of(raw).startswith("exp.yaml: str: unknown key; allowed keys: name, seed")

@@ -31,8 +31,8 @@ def sweep(
         None, "--set", metavar="KEY=VALUE",
         help="Override a config key for every run of the sweep; repeatable."),
     jobs: Optional[int] = typer.Option(
-        None, "--jobs", "-j", min=1, help="Runs in parallel on this machine [default: the "
-                                          "number of cores]."),
+        None, "--jobs", "-j", min=1, help="Runs in parallel on this machine (default: the "
+                                          "number of cores)."),
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", metavar="tcp://HOST:PORT",
         help="Run on the workers of this Dask scheduler instead of local processes."),

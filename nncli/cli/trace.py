@@ -30,8 +30,7 @@ def trace(
         None, "--set", metavar="KEY=VALUE",
         help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
 ):
-    """Run the first training updates of a config and show the inputs, z and a of every layer,
-    the loss, the deltas and gradients, and the updated weights."""
+    """Show the first training updates step by step: z, a, loss, deltas, gradients, new weights."""
     if format_ not in FORMATS:
         raise InputError(f"--format: expected one of {', '.join(FORMATS)} (got {format_!r})")
     if steps < 1:

@@ -206,9 +206,14 @@ def test_bad_arguments_exit_2(cli, configs):
 def test_version_and_help(cli):
     r = cli("--version")
     assert r.exit_code == 0 and r.stdout == f"nncli {nncli.__version__}\n"
-    for command in ("train",):
+    from nncli.cli import app
+    commands = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
+    assert commands == ["evaluate", "gradcheck", "plot", "predict", "runs", "show", "sweep",
+                        "trace", "train"]
+    for command in commands:  # every command explains itself with an example
         r = cli(command, "--help")
-        assert r.exit_code == 0 and "Example: nncli " + command in r.stdout
+        assert r.exit_code == 0
+        assert "Example" in r.stdout and f"nncli {command} " in r.stdout, command
 
 
 def test_python_dash_m_and_console_script(tmp_path, configs):

@@ -53,3 +53,16 @@ def write_config(tmp_path, text, name="exp.yaml"):
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def noisy_xor(epochs: int, name: str | None = None) -> str:
+    """A small config for tests of the CLI around training: 40 noisy XOR points (32 train,
+    8 validation), one hidden layer; a run takes about 0.1 s."""
+    head = f"name: {name}\n" if name else ""
+    return head + f"""data: {{source: xor, n_samples: 40, noise: 0.2}}
+network:
+  layers:
+    - {{units: 4, activation: tanh}}
+    - {{units: 1, activation: sigmoid}}
+training: {{batch: minibatch, batch_size: 8, learning_rate: 0.5, epochs: {epochs}}}
+"""

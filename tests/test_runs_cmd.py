@@ -7,18 +7,11 @@ import time
 
 import pytest
 
-from conftest import read_json, write_config
+from conftest import noisy_xor, read_json, write_config
 
 from nncli.trainer import train_from_config
 
-XOR = """\
-data: {source: xor, n_samples: 40, noise: 0.2}
-network:
-  layers:
-    - {units: 4, activation: tanh}
-    - {units: 1, activation: sigmoid}
-training: {batch: minibatch, batch_size: 8, learning_rate: 0.5, epochs: 10}
-"""
+XOR = noisy_xor(10)
 DIVERGES = ("data: {source: inline, x: [[1.0e30], [2.0]], y: [1, 2]}\n"
             "network: {layers: [{units: 1, activation: linear}]}\n"
             "training: {batch: full, epochs: 50}\n")

@@ -10,16 +10,9 @@ import sys
 
 import pytest
 
-from conftest import write_config
+from conftest import noisy_xor, write_config
 
-XOR = """\
-data: {source: xor, n_samples: 40, noise: 0.2}
-network:
-  layers:
-    - {units: 4, activation: tanh}
-    - {units: 1, activation: sigmoid}
-training: {batch: minibatch, batch_size: 8, learning_rate: 0.5, epochs: 30}
-"""
+XOR = noisy_xor(30)
 
 
 def environment(**extra):
@@ -107,7 +100,7 @@ def colours(text):
 
 
 def test_sweep_and_runs_print_only_json_on_stdout(tmp_path):
-    config = write_config(tmp_path, XOR.replace("epochs: 30", "epochs: 5"), "xor.yaml")
+    config = write_config(tmp_path, noisy_xor(5), "xor.yaml")
     log = tmp_path / "sweep.log"
     with open(log, "w") as f:
         r = nncli("sweep", config, "--grid", "training.learning_rate=0.5,1.0", "--jobs", "1",

@@ -11,22 +11,14 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import read_json, weights, write_config
+from conftest import noisy_xor, read_json, weights, write_config
 
 from nncli.errors import InputError
 from nncli.sweep import make_points, parse_grid, plan_sweep
 from nncli.trainer import train_from_config
 
 # 40 noisy XOR points (32 train, 8 validation), one small hidden layer: each run takes ~0.1 s.
-XOR = """\
-name: xor
-data: {source: xor, n_samples: 40, noise: 0.2}
-network:
-  layers:
-    - {units: 4, activation: tanh}
-    - {units: 1, activation: sigmoid}
-training: {batch: minibatch, batch_size: 8, learning_rate: 0.5, epochs: 20}
-"""
+XOR = noisy_xor(20, name="xor")
 TOO_BIG = ("training.batch_size: 1000 is larger than the training set (32 rows); "
            "lower it or use batch: full")
 RUN_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # the contract's run name

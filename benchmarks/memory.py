@@ -45,7 +45,6 @@ def write_config(folder: Path, rows: int, epochs: int) -> Path:
 
 def train_worker(config: Path) -> None:
     import nncli.trainer
-    import sklearn.datasets  # noqa: F401  (imports are the baseline, not training's memory)
 
     baseline = peak_rss_bytes()
     started = time.perf_counter()
@@ -58,7 +57,6 @@ def phases_worker(config_path: Path) -> None:
     """Each step's traced peak and what it leaves allocated (bytes), then what is kept alive."""
     import tracemalloc
 
-    import sklearn.datasets  # noqa: F401
     from nncli.config import load_config
     from nncli.data.sources import load_source
     from nncli.experiment import prepare, seed_streams
@@ -79,15 +77,13 @@ def phases_worker(config_path: Path) -> None:
     config = load_config(config_path)
     seed = int(seed_streams(config.seed)["data"].generate_state(1)[0])
     dataset = step("generate the data alone (load_source)",
-                   lambda: load_source(config.data, config_path.parent, seed))
+                   lambda: load_source(config.data, config_path.parent, seed, config.dtype))
     del dataset
-    experiment = step("prepare: generate, check, split, scale, cast",
+    experiment = step("prepare: generate, check, split, scale in place, order by split",
                       lambda: prepare(config, config_path))
     result = step("fit", lambda: run_fit(experiment))
     step("final metrics", lambda: final_metrics(experiment, result))
-    kept = {"dataset.X": experiment.dataset.X, "dataset.y": experiment.dataset.y,
-            "X_train": experiment.X_train, "Y_train": experiment.Y_train,
-            "X_val": experiment.X_val, "Y_val": experiment.Y_val,
+    kept = {"X": experiment.X, "Y": experiment.Y,
             "train_idx": experiment.train_idx, "val_idx": experiment.val_idx}
     report({"steps": steps,
             "kept": {k: [v.nbytes, str(v.dtype), list(v.shape)] for k, v in kept.items()}})

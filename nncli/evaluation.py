@@ -24,7 +24,8 @@ from .prediction import require_columns
 from .trainer import finite_or_none
 from .training import evaluate
 
-# (unscaled feature rows, 2-D network targets, how to name row i in messages)
+# (network inputs: scaled feature rows in the run's dtype, 2-D network targets,
+#  how to name row i in messages)
 Batch = tuple[np.ndarray, np.ndarray, Callable[[int], str]]
 
 
@@ -59,8 +60,8 @@ def validation_split(model: TrainedModel) -> Batch:
         raise InputError(f"{config_file}: data.validation is 0, so the run has no validation "
                          "split; evaluate on a labelled file with --data FILE")
     _check_reproduced(model, experiment, config_file)
-    rows = experiment.val_idx
-    return experiment.dataset.X[rows], experiment.Y_val, lambda i: f"validation row {i}"
+    # The very arrays training evaluated, so the numbers are metrics.json's, bit for bit.
+    return experiment.X_val, experiment.Y_val, lambda i: f"validation row {i}"
 
 
 def _check_reproduced(model: TrainedModel, experiment, config_file: Path) -> None:
@@ -100,7 +101,7 @@ def labelled_csv(model: TrainedModel, source: CsvSource, *, delimiter: str = ","
         else:
             Y = encode_targets(_labels(model, table), model.classes, model.network.n_outputs,
                                dtype)
-        yield X, Y, row_name
+        yield model.scale(X, row_name), Y, row_name
 
 
 def _labels(model: TrainedModel, table) -> np.ndarray:
@@ -121,8 +122,8 @@ def _labels(model: TrainedModel, table) -> np.ndarray:
 def score(model: TrainedModel, batches: Iterable[Batch]) -> dict:
     name, metric = model.metric
     losses, counts, outputs, targets = [], [], [], []
-    for X, Y, row_name in batches:
-        loss, _, out = evaluate(model.network, model.loss, model.scale(X, row_name), Y, metric)
+    for X, Y, _ in batches:
+        loss, _, out = evaluate(model.network, model.loss, X, Y, metric)
         losses.append(loss)
         counts.append(len(X))
         outputs.append(out)

@@ -13,14 +13,14 @@ the initial weights) leaves the others as they were.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .build import build_network, resolve_network
 from .config import Config
-from .data.prepare import Scaler, split_indices, target_matrix
+from .data.prepare import Scaler, split_indices, target_matrix, training_matrix
 from .data.sources import Dataset, load_source
 from .engine.losses import LOSSES, Loss
 from .engine.network import Network
@@ -32,18 +32,40 @@ CLASS_LOSSES = ("cross_entropy", "binary_cross_entropy", "perceptron")
 
 @dataclass
 class Experiment:
+    """Everything training needs. The data are held once, in split order: ``X`` and ``Y``
+    have the training rows first (as ``train_idx`` lists them), then the validation rows, so
+    ``X_train`` and ``X_val`` are views, not copies."""
+
     config: Config  # resolved: every default filled in
-    dataset: Dataset
+    dataset: Dataset  # names, classes and task; its X and y are dropped (they are X and Y)
     network: Network  # the initial network
     loss: Loss
     scaler: Scaler
-    X_train: np.ndarray
-    Y_train: np.ndarray
-    X_val: np.ndarray  # (0, features) when there is no validation split
-    Y_val: np.ndarray
-    train_idx: np.ndarray  # rows of the dataset in each split
+    X: np.ndarray  # (n, features) scaled, in the config's dtype
+    Y: np.ndarray  # (n, outputs) network targets, in the config's dtype
+    train_idx: np.ndarray  # the dataset's row numbers of each split
     val_idx: np.ndarray
     shuffle_rng: np.random.Generator
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_idx)
+
+    @property
+    def X_train(self) -> np.ndarray:
+        return self.X[:self.n_train]
+
+    @property
+    def Y_train(self) -> np.ndarray:
+        return self.Y[:self.n_train]
+
+    @property
+    def X_val(self) -> np.ndarray:  # (0, features) when there is no validation split
+        return self.X[self.n_train:]
+
+    @property
+    def Y_val(self) -> np.ndarray:
+        return self.Y[self.n_train:]
 
     @property
     def metric(self):
@@ -62,30 +84,26 @@ def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:
 def prepare(config: Config, config_path: Path) -> Experiment:
     streams = seed_streams(config.seed)
     data_seed = int(streams["data"].generate_state(1)[0])
-    dataset = load_source(config.data, config_path.parent, data_seed)
+    dataset = load_source(config.data, config_path.parent, data_seed, config.dtype)
     config = resolve(config, config_path, dataset)
     dtype = config.dtype
     check_finite(dataset.X, dtype)
 
     train_idx, val_idx = split_indices(dataset.y, dataset.task, config.data.validation,
                                        np.random.default_rng(streams["split"]))
-    # Scaled straight from the rows of each split: no full-size scaled copy of the data.
     scaler = Scaler.fit(dataset.X, config.data.scale, rows=train_idx)
-    X_train = scaler.transform(dataset.X, dtype, rows=train_idx)
-    X_val = scaler.transform(dataset.X, dtype, rows=val_idx)
-    for X in (X_train, X_val):
-        if len(X) and not np.isfinite(X).all():
-            raise InputError(f"data: some values are not finite in {dtype} after scaling "
-                             f"(too large for {dtype}?)")
-    Y = targets(dataset, config)
+    X = training_matrix(dataset.X, scaler, dtype, train_idx, val_idx)
+    if not np.isfinite(X).all():
+        raise InputError(f"data: some values are not finite in {dtype} after scaling "
+                         f"(too large for {dtype}?)")
+    Y = targets(dataset, dataset.y[np.concatenate([train_idx, val_idx])], config)
+    dataset = replace(dataset, X=None, y=None)  # X may now be scaled in place: not the data
     check_fits(config, len(train_idx))
 
     network = build_network(config.network, dtype, np.random.default_rng(streams["init"]))
     return Experiment(
         config=config, dataset=dataset, network=network, loss=LOSSES[config.training.loss],
-        scaler=scaler,
-        X_train=X_train, Y_train=Y[train_idx], X_val=X_val, Y_val=Y[val_idx],
-        train_idx=train_idx, val_idx=val_idx,
+        scaler=scaler, X=X, Y=Y, train_idx=train_idx, val_idx=val_idx,
         shuffle_rng=np.random.default_rng(streams["shuffle"]),
     )
 
@@ -153,9 +171,9 @@ def check_fits(config: Config, n_train: int) -> None:
                          f"set ({n_train} rows); lower it or use batch: full")
 
 
-def targets(dataset: Dataset, config: Config) -> np.ndarray:
+def targets(dataset: Dataset, labels: np.ndarray, config: Config) -> np.ndarray:
     """2-D network targets in the config's dtype: encoded classes, or the regression values."""
-    Y = target_matrix(dataset, config.network.layers[-1].units, config.dtype)
+    Y = target_matrix(dataset, labels, config.network.layers[-1].units, config.dtype)
     if not np.all(np.isfinite(Y)):
         raise InputError(f"data: target values are not finite in {config.dtype}")
     return Y

@@ -16,10 +16,17 @@ def class_index(outputs: np.ndarray) -> np.ndarray:
     return outputs.argmax(axis=1)
 
 
+BLOCK_ROWS = 65536  # the class indices of a block at a time: no row-sized temporaries
+
+
 def accuracy(outputs: np.ndarray, targets: np.ndarray) -> float | None:
     if len(outputs) == 0:
         return None
-    return float(np.mean(class_index(outputs) == class_index(targets)))
+    correct = sum(
+        np.count_nonzero(class_index(outputs[i:i + BLOCK_ROWS])
+                         == class_index(targets[i:i + BLOCK_ROWS]))
+        for i in range(0, len(outputs), BLOCK_ROWS))
+    return float(correct / len(outputs))
 
 
 def r2(outputs: np.ndarray, targets: np.ndarray) -> float | None:

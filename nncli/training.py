@@ -92,10 +92,9 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
     gather = bs < n and bs > 1
     xb = np.empty((bs, X.shape[1]), X.dtype) if gather else X
     yb = np.empty((bs, Y.shape[1]), Y.dtype) if gather else Y
-    # The epoch's pre-update outputs, in batch order, for the train metric; the targets in the
-    # same order are gathered once per epoch (cheaper than scattering outputs every batch).
+    # The epoch's pre-update outputs for the train metric, put back in row order batch by
+    # batch, so the metric compares them with Y itself (no epoch-sized copy of the targets).
     outputs = np.empty((n, net.n_outputs), net.dtype)
-    targets = np.empty_like(Y) if shuffle else Y
 
     result = FitResult(history=list(resume.history) if resume else [])
     if resume is not None:
@@ -108,11 +107,10 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
             rng.shuffle(order)
         total = 0.0
         for batch, start in enumerate(range(0, n, bs), start=1):
+            rows = order[start:start + bs]
             if bs == 1:
-                i = order[start]
-                x, y = X[i:i + 1], Y[i:i + 1]
+                x, y = X[rows[0]:rows[0] + 1], Y[rows[0]:rows[0] + 1]
             else:
-                rows = order[start:start + bs]
                 m = len(rows)
                 if gather:
                     np.take(X, rows, axis=0, out=xb[:m])
@@ -125,7 +123,7 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
                 return _diverged(result, net, good, started,
                                  f"loss became {value} at epoch {epoch}, batch {batch}")
             total += value * m
-            outputs[start:start + m] = out
+            outputs[rows] = out
             net.backward(x, y, loss, ws)
             updater.step()
             if stop_requested():
@@ -136,9 +134,7 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
                 result.wall_time = time.perf_counter() - started
                 return result
 
-        if shuffle:
-            np.take(Y, order, axis=0, out=targets)
-        record = {"epoch": epoch, "loss": total / n, metric_name: metric_fn(outputs, targets)}
+        record = {"epoch": epoch, "loss": total / n, metric_name: metric_fn(outputs, Y)}
         if validation is not None:
             val_loss, val_metric, _ = evaluate(net, loss, *validation, metric_fn, val_ws)
             record["val_loss"] = val_loss

@@ -168,6 +168,7 @@ def test_decode_threshold_and_argmax():
 
 def test_target_matrix_for_regression_checks_the_width():
     ds = Dataset(np.zeros((2, 1)), np.array([[1.0], [2.0]]), "regression", ["x1"], ["target"], [])
-    assert target_matrix(ds, 1, np.float32).dtype == np.float32
+    Y = target_matrix(ds, ds.y[::-1], 1, np.float32)
+    assert Y.dtype == np.float32 and Y.tolist() == [[2.0], [1.0]]  # the rows asked for
     with pytest.raises(InputError, match=r"has 2 units, but the data has 1 target column"):
-        target_matrix(ds, 2)
+        target_matrix(ds, ds.y, 2)

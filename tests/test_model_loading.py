@@ -62,7 +62,7 @@ def test_loads_the_trained_network_bit_for_bit(trained):
 def test_predict_and_predict_proba_on_raw_rows(trained):
     model = nncli.load_run(trained.run_dir)
     exp = trained.experiment
-    X = exp.dataset.X[exp.val_idx]
+    X = exp.scaler.inverse(exp.X_val)  # the validation rows in the units of the data
     proba = model.predict_proba(X)
     assert proba.shape == (len(X), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=0, atol=1e-12)

@@ -107,23 +107,30 @@ class Scaler:
         return cls(kind, offset, scale)
 
     def transform(self, X: np.ndarray, out_dtype=np.float64,
-                  rows: np.ndarray | None = None) -> np.ndarray:
-        """Scaled copy of the rows ``rows`` of ``X (n, features)`` (all if None) in ``out_dtype``.
+                  rows: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """Scaled rows ``rows`` of ``X (n, features)`` (all if None), in ``out_dtype``.
 
-        Computed in float64 block by block, so the only full-size array made is the result.
-        Values too large for ``out_dtype`` become inf; checking finiteness is the caller's job.
+        Computed in float64 block by block, so the only full-size array made is the result:
+        ``out`` if given (it may be ``X`` itself, with ``rows`` None: scaling in place), else a
+        new array. Values too large for ``out_dtype`` become inf; checking finiteness is the
+        caller's job.
         """
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != len(self.offset):
             got = X.shape[1] if X.ndim == 2 else f"shape {X.shape}"
             raise InputError(f"expected {len(self.offset)} feature columns, got {got}")
-        out = np.empty((len(X) if rows is None else len(rows), X.shape[1]), out_dtype)
+        if out is None:
+            out = np.empty((len(X) if rows is None else len(rows), X.shape[1]), out_dtype)
         start = 0
         with np.errstate(over="ignore"):
             for block in _blocks(X, rows):
                 out[start:start + len(block)] = (block - self.offset) / self.scale
                 start += len(block)
         return out
+
+    def inverse(self, X: np.ndarray) -> np.ndarray:
+        """Scaled rows back in the data's units (float64; up to the rounding of ``X``)."""
+        return np.asarray(X, dtype=np.float64) * self.scale + self.offset
 
     def to_dict(self) -> dict:
         """Plain JSON-ready form for model.json."""
@@ -143,6 +150,28 @@ class Scaler:
 
 
 BLOCK_ROWS = 65536
+
+
+def training_matrix(X: np.ndarray, scaler: Scaler, dtype, train_idx: np.ndarray,
+                    val_idx: np.ndarray) -> np.ndarray:
+    """The scaled features in ``dtype``: the training rows (in order), then the validation rows.
+
+    So each split is a contiguous slice, and training reads its rows without a copy per split.
+    When ``X`` already has ``dtype`` (generated data) everything happens in X's own memory,
+    which then holds the result: the features exist once. Otherwise X is left untouched.
+    """
+    if X.dtype != np.dtype(dtype):
+        return scaler.transform(X, dtype, rows=np.concatenate([train_idx, val_idx]))
+    scaler.transform(X, out=X)
+    if len(val_idx):
+        validation = X[val_idx]
+        # Sorted distinct rows only move up (train_idx[k] >= k), and each block is gathered
+        # before it is written, so no row is overwritten before it is read.
+        for start in range(0, len(train_idx), BLOCK_ROWS):
+            rows = train_idx[start:start + BLOCK_ROWS]
+            X[start:start + len(rows)] = X[rows]
+        X[len(train_idx):] = validation
+    return X
 
 
 def _blocks(X: np.ndarray, rows: np.ndarray | None):
@@ -188,17 +217,18 @@ def decode_outputs(outputs: np.ndarray, classes: list) -> np.ndarray:
     return _label_array(classes)[class_index(outputs)]
 
 
-def target_matrix(dataset, n_outputs: int, dtype=np.float64) -> np.ndarray:
-    """The 2-D targets of a ``sources.Dataset`` for a network with ``n_outputs`` units."""
+def target_matrix(dataset, labels: np.ndarray, n_outputs: int, dtype=np.float64) -> np.ndarray:
+    """The 2-D targets of ``labels`` (rows of a ``sources.Dataset``'s y) for a network with
+    ``n_outputs`` units."""
     if dataset.task == "classification":
-        return encode_targets(dataset.y, dataset.classes, n_outputs, dtype)
-    t = dataset.y.shape[1]
+        return encode_targets(labels, dataset.classes, n_outputs, dtype)
+    t = labels.shape[1]
     if n_outputs != t:
         raise InputError(
             f"network.layers: the output layer has {n_outputs} units, but the data has "
             f"{t} target column{'s' if t != 1 else ''}"
         )
-    return dataset.y.astype(dtype)
+    return labels.astype(dtype)
 
 
 def _label_array(classes: list) -> np.ndarray:

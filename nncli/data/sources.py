@@ -1,7 +1,10 @@
 """Load the dataset a ``data:`` config describes; one loader per source, keyed by its YAML name.
 
-scikit-learn is imported inside the loaders that need it only, so training on CSV or inline
-data never imports it.
+scikit-learn is imported inside the loaders that need it only, so training on CSV, inline or
+blobs data never imports it (blobs are scikit-learn's numbers, made by ``data.blobs``).
+Generated data come in the training dtype (a float32 run never holds a float64 copy of a
+million generated rows); data people bring (CSV, inline, bundled sets) come in float64, so a
+float32 run scales the exact values and rounds once.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ REGRESSION = "regression"
 class Dataset:
     """Samples are rows. ``y`` is (n,) labels for classification, (n, n_targets) for regression."""
 
-    X: np.ndarray  # (n, n_features) float64
+    X: np.ndarray  # (n, n_features): float64, or the training dtype for generated data
     y: np.ndarray  # classification: (n,) int64 or object (str) labels; regression: (n, t) float64
     task: str  # "classification" | "regression"
     feature_names: list[str]
@@ -35,13 +38,14 @@ class Dataset:
         return self.X.shape[0]
 
 
-def load_source(cfg, base_dir: Path, seed: int) -> Dataset:
+def load_source(cfg, base_dir: Path, seed: int, dtype=np.float64) -> Dataset:
     """Load the data of one ``data:`` config (any model of ``schema.DataConfig``).
 
     ``base_dir`` is the config file's folder (CSV paths are relative to it); ``seed`` drives
-    every generator, so the same seed gives the same data.
+    every generator, so the same seed gives the same data; generated features come in
+    ``dtype``.
     """
-    return _LOADERS[cfg.source](cfg, Path(base_dir), seed)
+    return _LOADERS[cfg.source](cfg, Path(base_dir), seed, np.dtype(dtype))
 
 
 # --- labels and targets --------------------------------------------------------------------
@@ -89,9 +93,9 @@ def _regression(X, y, feature_names, target_names=None) -> Dataset:
     return Dataset(X, y, REGRESSION, feature_names, target_names, [])
 
 
-def _finish(cfg, X, y, natural: str, feature_names=None) -> Dataset:
+def _finish(cfg, X, y, natural: str, feature_names=None, dtype=np.float64) -> Dataset:
     """Generated or bundled data: numeric y, task from the source unless ``task`` overrides."""
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X, dtype=dtype)
     names = feature_names or [f"x{j + 1}" for j in range(X.shape[1])]
     if _task(cfg, natural) == REGRESSION:
         return _regression(X, y, names)
@@ -112,7 +116,7 @@ def _random_state(seed: int) -> int:
 
 
 def _sklearn(make: str, natural: str, params: tuple[str, ...]):
-    def load(cfg, base_dir: Path, seed: int) -> Dataset:
+    def load(cfg, base_dir: Path, seed: int, dtype) -> Dataset:
         from sklearn import datasets
 
         kwargs = {p: getattr(cfg, p) for p in params}
@@ -120,13 +124,21 @@ def _sklearn(make: str, natural: str, params: tuple[str, ...]):
             X, y = getattr(datasets, make)(**kwargs, random_state=_random_state(seed))
         except ValueError as exc:  # a parameter combination the schema did not catch
             raise InputError(f"data ({cfg.source}): {exc}") from None
-        return _finish(cfg, X, y, natural)
+        return _finish(cfg, X, y, natural, dtype=dtype)
 
     return load
 
 
+def _blobs(cfg: schema.BlobsData, base_dir: Path, seed: int, dtype) -> Dataset:
+    from nncli.data.blobs import make_blobs
+
+    X, y = make_blobs(cfg.n_samples, cfg.n_features, cfg.centers, cfg.cluster_std,
+                      _random_state(seed), dtype)
+    return _finish(cfg, X, y, CLASSIFICATION, dtype=dtype)
+
+
 def _bundled(name: str, natural: str):
-    def load(cfg, base_dir: Path, seed: int) -> Dataset:
+    def load(cfg, base_dir: Path, seed: int, dtype) -> Dataset:
         from sklearn import datasets
 
         bunch = getattr(datasets, f"load_{name}")()
@@ -136,7 +148,7 @@ def _bundled(name: str, natural: str):
     return load
 
 
-def _xor(cfg: schema.XorData, base_dir: Path, seed: int) -> Dataset:
+def _xor(cfg: schema.XorData, base_dir: Path, seed: int, dtype) -> Dataset:
     corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     rng = np.random.default_rng(seed)
     pick = np.arange(4) if cfg.n_samples == 0 else rng.integers(0, 4, size=cfg.n_samples)
@@ -144,12 +156,12 @@ def _xor(cfg: schema.XorData, base_dir: Path, seed: int) -> Dataset:
     if cfg.noise > 0:
         X = X + rng.normal(0.0, cfg.noise, size=X.shape)
     y = np.array([0, 1, 1, 0])[pick]
-    return _finish(cfg, X, y, CLASSIFICATION)
+    return _finish(cfg, X, y, CLASSIFICATION, dtype=dtype)
 
 
 # --- csv -----------------------------------------------------------------------------------
 
-def _csv(cfg: schema.CsvData, base_dir: Path, seed: int) -> Dataset:
+def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
     from nncli.data.csvfile import numeric_matrix, read_csv
 
     path = Path(cfg.path)
@@ -200,7 +212,7 @@ def _distinct(table, keys, what: str) -> list[int]:
 
 # --- inline --------------------------------------------------------------------------------
 
-def _inline(cfg: schema.InlineData, base_dir: Path, seed: int) -> Dataset:
+def _inline(cfg: schema.InlineData, base_dir: Path, seed: int, dtype) -> Dataset:
     width = len(cfg.x[0])
     for i, row in enumerate(cfg.x):
         if len(row) != width:
@@ -233,9 +245,7 @@ def _inline(cfg: schema.InlineData, base_dir: Path, seed: int) -> Dataset:
 
 
 _LOADERS: dict[str, Callable[..., Dataset]] = {
-    "blobs": _sklearn(
-        "make_blobs", CLASSIFICATION, ("n_samples", "n_features", "centers", "cluster_std")
-    ),
+    "blobs": _blobs,
     "moons": _sklearn("make_moons", CLASSIFICATION, ("n_samples", "noise")),
     "circles": _sklearn("make_circles", CLASSIFICATION, ("n_samples", "noise", "factor")),
     "classification": _sklearn(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data.prepare import decode_outputs
 from ..errors import InputError
 from ..model import TrainedModel, load_run
 
@@ -85,9 +86,13 @@ def read_history(run_dir: str | Path) -> dict[str, np.ndarray]:
 
 
 def points_of(experiment) -> Points:
-    """The points of a prepared :class:`nncli.experiment.Experiment` (no second data load)."""
-    return Points(experiment.dataset.X, experiment.dataset.y,
-                  experiment.train_idx, experiment.val_idx)
+    """The points of a prepared :class:`nncli.experiment.Experiment` (no second data load):
+    its features unscaled again, in its row order (training rows first)."""
+    Y, dataset = experiment.Y, experiment.dataset
+    y = decode_outputs(Y, dataset.classes) if dataset.task == "classification" else Y
+    n, n_train = len(Y), experiment.n_train
+    return Points(experiment.scaler.inverse(experiment.X), y,
+                  np.arange(n_train), np.arange(n_train, n))
 
 
 def points_from_config(run: Run) -> Points:

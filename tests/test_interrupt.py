@@ -33,6 +33,18 @@ training: {epochs: 12, learning_rate: 0.2, batch_size: 16}
 RUN_FILES = ["config.yaml", "history.csv", "metrics.json", "model.json", "weights.npz"]
 
 
+@pytest.fixture(autouse=True)
+def sigint_delivered():
+    """A test run started in the background (``cmd &``) inherits an ignored SIGINT, which nncli
+    rightly leaves ignored; these tests need it delivered, here and in the processes they start
+    (a handled signal is reset to the default in a child, an ignored one stays ignored)."""
+    before = signal.getsignal(signal.SIGINT)
+    if before is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def files(run_dir):
     return sorted(p.name for p in Path(run_dir).iterdir())
 

@@ -11,7 +11,7 @@ imported only here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -24,9 +24,8 @@ from .prediction import require_columns
 from .trainer import finite_or_none
 from .training import evaluate
 
-# (network inputs: scaled feature rows in the run's dtype, 2-D network targets,
-#  how to name row i in messages)
-Batch = tuple[np.ndarray, np.ndarray, Callable[[int], str]]
+# (network inputs: scaled feature rows in the run's dtype, 2-D network targets)
+Batch = tuple[np.ndarray, np.ndarray]
 
 
 def evaluate_run(model: TrainedModel, data: CsvSource | None = None, *, delimiter: str = ",",
@@ -61,7 +60,7 @@ def validation_split(model: TrainedModel) -> Batch:
                          "split; evaluate on a labelled file with --data FILE")
     _check_reproduced(model, experiment, config_file)
     # The very arrays training evaluated, so the numbers are metrics.json's, bit for bit.
-    return experiment.X_val, experiment.Y_val, lambda i: f"validation row {i}"
+    return experiment.X_val, experiment.Y_val
 
 
 def _check_reproduced(model: TrainedModel, experiment, config_file: Path) -> None:
@@ -101,7 +100,7 @@ def labelled_csv(model: TrainedModel, source: CsvSource, *, delimiter: str = ","
         else:
             Y = encode_targets(_labels(model, table), model.classes, model.network.n_outputs,
                                dtype)
-        yield model.scale(X, row_name), Y, row_name
+        yield model.scale(X, row_name), Y
 
 
 def _labels(model: TrainedModel, table) -> np.ndarray:
@@ -122,7 +121,7 @@ def _labels(model: TrainedModel, table) -> np.ndarray:
 def score(model: TrainedModel, batches: Iterable[Batch]) -> dict:
     name, metric = model.metric
     losses, counts, outputs, targets = [], [], [], []
-    for X, Y, _ in batches:
+    for X, Y in batches:
         loss, _, out = evaluate(model.network, model.loss, X, Y, metric)
         losses.append(loss)
         counts.append(len(X))

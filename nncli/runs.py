@@ -186,6 +186,34 @@ def history_csv(history: list[dict]) -> str:
     return buf.getvalue()
 
 
+def read_history(path: str | Path) -> list[dict]:
+    """A history.csv back as :func:`history_csv` was given it: one dict per epoch, the epoch
+    an int, the other values floats, None for an empty cell (an undefined value)."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise InputError(f"{path.parent}: no {path.name} (not a finished nncli run)") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: unreadable: {e}") from None
+    if not rows or rows[0][:2] != ["epoch", "loss"]:
+        raise InputError(f"{path}: expected a header starting with epoch,loss")
+    header, history = rows[0], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise InputError(f"{path}: line {line}: {len(row)} cells, expected {len(header)}")
+        record = {}
+        for name, cell in zip(header, row):
+            try:
+                record[name] = None if cell == "" else (int(cell) if name == "epoch"
+                                                        else float(cell))
+            except ValueError:
+                raise InputError(f"{path}: line {line}: {name} is not a number: {cell!r}") from None
+        history.append(record)
+    return history
+
+
 class _ConfigDumper(yaml.SafeDumper):
     """Block style for mappings; short lists (rows of weights, features) on one line."""
 

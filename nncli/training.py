@@ -120,19 +120,15 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
             out = net.forward(x, ws)
             value = net.loss(loss, y, ws)
             if not math.isfinite(value):
-                return _diverged(result, net, good, started,
-                                 f"loss became {value} at epoch {epoch}, batch {batch}")
+                return _stopped(result, net, good, started, "diverged",
+                                f"loss became {value} at epoch {epoch}, batch {batch}")
             total += value * m
             outputs[rows] = out
             net.backward(x, y, loss, ws)
             updater.step()
             if stop_requested():
-                np.copyto(net.theta, good)
-                result.status = "interrupted"
-                result.reason = (f"interrupted during epoch {epoch}; kept the weights of epoch "
-                                 f"{result.epochs_run}")
-                result.wall_time = time.perf_counter() - started
-                return result
+                return _stopped(result, net, good, started, "interrupted",
+                                f"interrupted during epoch {epoch}")
 
         record = {"epoch": epoch, "loss": total / n, metric_name: metric_fn(outputs, Y)}
         if validation is not None:
@@ -140,11 +136,11 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
             record["val_loss"] = val_loss
             record[f"val_{metric_name}"] = val_metric
             if not math.isfinite(val_loss):
-                return _diverged(result, net, good, started,
-                                 f"validation loss became {val_loss} at the end of epoch {epoch}")
+                return _stopped(result, net, good, started, "diverged",
+                                f"validation loss became {val_loss} at the end of epoch {epoch}")
         if not np.isfinite(net.theta).all():
-            return _diverged(result, net, good, started,
-                             f"weights became non-finite in epoch {epoch}")
+            return _stopped(result, net, good, started, "diverged",
+                            f"weights became non-finite in epoch {epoch}")
         np.copyto(good, net.theta)
         if shuffle:  # otherwise neither ever changes
             np.copyto(result.order, order)
@@ -159,11 +155,13 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
     return result
 
 
-def _diverged(result: FitResult, net: Network, good: np.ndarray, started: float,
-              where: str) -> FitResult:
+def _stopped(result: FitResult, net: Network, good: np.ndarray, started: float, status: str,
+             where: str) -> FitResult:
+    """Back to the last finished epoch's weights; the result says why training stopped."""
     np.copyto(net.theta, good)
-    result.status = "diverged"
-    result.reason = (f"{where}; kept the weights of epoch {result.epochs_run} "
-                     f"(lower training.learning_rate, or scale the inputs)")
+    result.status = status
+    result.reason = f"{where}; kept the weights of epoch {result.epochs_run}"
+    if status == "diverged":
+        result.reason += " (lower training.learning_rate, or scale the inputs)"
     result.wall_time = time.perf_counter() - started
     return result

@@ -36,3 +36,26 @@ def test_show_refuses_what_is_not_a_run(cli, tmp_path):
     r = cli("show", tmp_path)
     assert r.exit_code == 2
     assert r.stderr == f"error: {tmp_path}: not a run directory (no config.yaml, metrics.json, ...)\n"
+
+
+def test_history_file_reads_back_what_was_written(tmp_path):
+    import pytest
+
+    from nncli.errors import InputError
+    from nncli.runs import history_csv, read_history
+
+    history = [{"epoch": 1, "loss": 0.1 + 0.2, "r2": None, "val_loss": 1e-300, "val_r2": -2.5},
+               {"epoch": 2, "loss": 0.25, "r2": 0.9, "val_loss": float("inf"), "val_r2": None}]
+    path = tmp_path / "history.csv"
+    path.write_text(history_csv(history))
+    assert read_history(path) == history  # every float bit for bit, None for the empty cells
+    path.write_text(history_csv([]))
+    assert read_history(path) == []
+    path.write_text("epoch,loss\n1,0.5\n2,abc\n")
+    with pytest.raises(InputError, match=r"history.csv: line 3: loss is not a number: 'abc'"):
+        read_history(path)
+    path.write_text("epoch,loss\n1\n")
+    with pytest.raises(InputError, match=r"line 2: 1 cells, expected 2"):
+        read_history(path)
+    with pytest.raises(InputError, match=r"no nothing.csv \(not a finished nncli run\)"):
+        read_history(tmp_path / "nothing.csv")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import typer
@@ -21,13 +20,15 @@ def show(
     """Show one run: status, key config values, final metrics and the loss per epoch."""
     from rich.table import Table
 
+    from ..runs import read_history
     from ..runs_index import is_run_dir, read_run
     from .sparkline import history_columns, loss_chart
 
     if not run_dir.is_dir() or not is_run_dir(run_dir):
         raise InputError(f"{run_dir}: not a run directory (no config.yaml, metrics.json, ...)")
     info = read_run(run_dir)
-    history = read_history(run_dir / "history.csv")
+    history_file = run_dir / "history.csv"  # an incomplete run may have none yet
+    history = read_history(history_file) if history_file.exists() else []
     if json_:
         console.emit_json({**info.to_json(info.name or run_dir.name), "history": history})
         return
@@ -54,22 +55,6 @@ def show(
     chart = loss_chart(history_columns(history))
     if chart is not None:
         console.show(chart)
-
-
-def read_history(path: Path) -> list[dict]:
-    """history.csv as one dict per epoch (numbers; None for an empty cell); [] if absent."""
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise InputError(f"{path}: cannot read: {e}") from None
-    try:
-        return [{k: (None if v in ("", None) else (int(v) if k == "epoch" else float(v)))
-                 for k, v in row.items()} for row in rows]
-    except ValueError as e:
-        raise InputError(f"{path}: not a history written by nncli ({e})") from None
 
 
 def _fmt(value) -> str:

@@ -23,7 +23,8 @@ class Loss:
         raise NotImplementedError
 
     def grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
-        # Fused losses never need dL/da: the delta (a - y) / n is taken directly.
+        """dL/da into ``out``. This default, (a - y) / n, is half_sse's; fused losses never
+        ask (their delta (a - y) / n is taken directly); the others override it."""
         np.subtract(a, y, out=out)
         out /= a.shape[0]
         return out
@@ -52,11 +53,6 @@ class HalfSSE(Loss):
     def value(self, a, y, z):
         d = a - y
         return 0.5 * float(np.vdot(d, d)) / d.shape[0]
-
-    def grad(self, a, y, out):
-        np.subtract(a, y, out=out)
-        out /= a.shape[0]
-        return out
 
 
 class MAE(Loss):

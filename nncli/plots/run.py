@@ -7,7 +7,6 @@ again to get the training and validation points (the config reproduces them exac
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from ..data.prepare import decode_outputs
 from ..errors import InputError
 from ..model import TrainedModel, load_run
+from ..runs import read_history as _read_history
 
 
 @dataclass
@@ -62,27 +62,10 @@ def load(path: str | Path) -> Run:
 
 def read_history(run_dir: str | Path) -> dict[str, np.ndarray]:
     """history.csv as float columns (an empty cell, an undefined value, is NaN)."""
-    path = Path(run_dir) / "history.csv"
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise InputError(f"{run_dir}: no history.csv (not a finished nncli run)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: unreadable: {e}") from None
-    if not rows or rows[0][:2] != ["epoch", "loss"]:
-        raise InputError(f"{path}: expected a header starting with epoch,loss")
-    header = rows[0]
-    columns: dict[str, list[float]] = {name: [] for name in header}
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise InputError(f"{path}: line {line}: {len(row)} cells, expected {len(header)}")
-        for name, cell in zip(header, row):
-            try:
-                columns[name].append(float(cell) if cell else math.nan)
-            except ValueError:
-                raise InputError(f"{path}: line {line}: {name} is not a number: {cell!r}") from None
-    return {name: np.array(values, dtype=np.float64) for name, values in columns.items()}
+    history = _read_history(Path(run_dir) / "history.csv")
+    names = list(history[0]) if history else ["epoch", "loss"]
+    return {name: np.array([math.nan if r[name] is None else r[name] for r in history],
+                           dtype=np.float64) for name in names}
 
 
 def points_of(experiment) -> Points:

@@ -27,6 +27,7 @@ from .config import load_config
 from .engine.network import Network
 from .engine.optim import Updater
 from .experiment import Experiment, batch_size, prepare
+from .training import epoch_batches
 
 
 @dataclass
@@ -132,18 +133,12 @@ def trace(experiment: Experiment, steps: int) -> Trace:
 
 def training_batches(n: int, bs: int, shuffle: bool,
                      rng: np.random.Generator) -> Iterator[tuple[int, int, np.ndarray]]:
-    """(epoch, batch, rows) of every update, in the order ``training.fit`` trains on them.
-
-    Mirrors fit's batching (reshuffle one index array in place at the start of every epoch,
-    only when there is more than one batch); tests/test_trace.py checks that a traced epoch
-    ends on the weights ``nncli train`` writes.
-    """
+    """(epoch, batch, rows) of every update, in the order ``training.fit`` trains on them
+    (both cut epochs with ``training.epoch_batches``)."""
     order = np.arange(n)
     for epoch in itertools.count(1):
-        if shuffle and bs < n:
-            rng.shuffle(order)
-        for batch, start in enumerate(range(0, n, bs), start=1):
-            yield epoch, batch, order[start:start + bs].copy()
+        for batch, rows in enumerate(epoch_batches(order, bs, shuffle, rng), start=1):
+            yield epoch, batch, rows.copy()
 
 
 def layer_info(net: Network, i: int) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -41,6 +41,18 @@ class FitResult:
 class Batching:
     size: int  # rows per update; the last batch of an epoch may be smaller
     shuffle: bool
+
+
+def epoch_batches(order: np.ndarray, size: int, shuffle: bool,
+                  rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """One epoch's batches, as views of ``order`` (the training rows' order, kept across
+    epochs): reshuffled in place first, unless one batch holds every row (then the order
+    cannot matter, which keeps one-full-batch textbook examples exact), then cut into
+    consecutive batches of ``size`` rows, the last possibly smaller."""
+    if shuffle and size < len(order):
+        rng.shuffle(order)
+    for start in range(0, len(order), size):
+        yield order[start:start + size]
 
 
 # Divergence is detected and reported; NumPy's overflow warnings would only add noise.
@@ -86,7 +98,6 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
     good = net.theta.copy()  # the last weights known to be finite
 
     order = np.arange(n)
-    shuffle = batching.shuffle and bs < n  # one full batch: the order cannot matter
     # Batches are gathered by index into reused buffers. Two cases need no gather: one full
     # batch trains on X itself, and a batch of one row is already a contiguous view X[i:i+1].
     gather = bs < n and bs > 1
@@ -103,11 +114,8 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
     result.order, result.rng_state = order.copy(), rng.bit_generator.state
     started = time.perf_counter() - (resume.wall_time if resume else 0.0)
     for epoch in range(result.epochs_run + 1, epochs + 1):
-        if shuffle:
-            rng.shuffle(order)
         total = 0.0
-        for batch, start in enumerate(range(0, n, bs), start=1):
-            rows = order[start:start + bs]
+        for batch, rows in enumerate(epoch_batches(order, bs, batching.shuffle, rng), start=1):
             if bs == 1:
                 x, y = X[rows[0]:rows[0] + 1], Y[rows[0]:rows[0] + 1]
             else:
@@ -142,9 +150,8 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
             return _stopped(result, net, good, started, "diverged",
                             f"weights became non-finite in epoch {epoch}")
         np.copyto(good, net.theta)
-        if shuffle:  # otherwise neither ever changes
-            np.copyto(result.order, order)
-            result.rng_state = rng.bit_generator.state
+        np.copyto(result.order, order)
+        result.rng_state = rng.bit_generator.state
         result.history.append(record)
         if on_epoch:
             on_epoch(record)

@@ -289,8 +289,14 @@ def _format_path(loc: list) -> str:
             if i >= 1 and loc[i - 1] == "layers":
                 out += f" (layer {part + 1})"
         else:
-            out += ("." if out else "") + str(part)
+            out += ("." if out else "") + _key_name(str(part))
     return out
+
+
+def _key_name(key: str) -> str:
+    """A key as written when it is a plain name, else quoted, so that an odd key (empty, with
+    spaces, dots or a newline) is visible and the message stays on one line."""
+    return key if re.fullmatch(r"[^\s.\[\]'\"]+", key) else repr(key)
 
 
 def _sources() -> list[str]:

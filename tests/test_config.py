@@ -134,3 +134,23 @@ def test_an_unknown_key_named_like_a_type_is_still_named():
     raw = config_with()
     raw["str"] = 1  # found by the hypothesis test: "str" is also a union branch name
     assert error_of(raw).startswith("exp.yaml: str: unknown key; allowed keys: name, seed")
+
+
+@pytest.mark.parametrize("key, shown", [("\n", "'\\n'"), ("", "''"), ("learning rate", "'learning rate'"),
+                                        ("a.b", "'a.b'")])
+def test_odd_keys_are_quoted_in_messages(key, shown):
+    message = error_of({**config_with(), "training": {key: 1}})
+    assert message.startswith(f"exp.yaml: training.{shown}: unknown key")
+    assert "\n" not in message
+
+
+def test_cli_errors_stay_on_one_line(cli, tmp_path):
+    config = tmp_path / "cfg.yaml"
+    config.write_text('"\\n": 1\n')
+    r = cli.train(config)
+    assert r.exit_code == 2
+    assert r.stderr == f"error: {config}: '\\n': unknown key; allowed keys: name, seed, dtype, " \
+                       "data, network, training\n"
+    r = cli.train(tmp_path / "two\nlines.yaml")  # a line break in a file name is escaped
+    assert r.exit_code == 2
+    assert r.stderr == f"error: {tmp_path}/two\\nlines.yaml: config file not found\n"

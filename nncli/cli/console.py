@@ -17,7 +17,9 @@ out = Console(highlight=False)  # for rich renderables that are the data asked f
 
 
 def error(message: str) -> None:
-    """One clear line; the message is printed as text, never parsed as rich markup."""
+    """One clear line; the message is printed as text, never parsed as rich markup. A line
+    break inside it (from a file or key name) is shown escaped, so it stays one line."""
+    message = message.replace("\r", "\\r").replace("\n", "\\n")
     err.print(Text("error: ", style="bold red") + Text(message))
 
 

@@ -62,7 +62,7 @@ def nncli_network(s: Scenario, layers, dtype):
 def nncli_fit(s: Scenario, net, X, Y, epochs: int, shuffle: bool):
     from nncli.engine.losses import LOSSES
     from nncli.metrics import METRICS
-    from nncli.training import Batching, fit
+    from nncli.training.loop import Batching, fit
 
     result = fit(net, LOSSES[s.loss], X, Y, batching=Batching(s.batch_size(len(X)), shuffle),
                  epochs=epochs, learning_rate=s.learning_rate, update="gradient",
@@ -190,7 +190,7 @@ def final_quality(s: Scenario, arrays: dict, weights_file: Path, dtype: str):
     """(loss, accuracy or R²) of saved final weights on the training data, by nncli."""
     from nncli.engine.losses import LOSSES
     from nncli.metrics import METRICS
-    from nncli.training import evaluate
+    from nncli.training.loop import evaluate
 
     with np.load(weights_file) as z:
         layers = weights_of({k: z[k] for k in z.files})

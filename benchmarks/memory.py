@@ -3,7 +3,7 @@
     python benchmarks/memory.py [--rows N] [--epochs E]
 
 1. A fresh process trains through the library behind `nncli train`
-   (``nncli.trainer.train_from_config``) on a config written to a temporary folder
+   (``nncli.training.train.train_from_config``) on a config written to a temporary folder
    (dtype float32, blobs with 5 centers, 20-64-5 relu/softmax, batch 256, validation 0.2,
    no pictures) and reports its peak resident set size. Issue 5's target: at most
    1.5 x the data's size + 100 MB, the data being the float32 feature matrix (n x 20 x 4 bytes).
@@ -44,11 +44,11 @@ def write_config(folder: Path, rows: int, epochs: int) -> Path:
 
 
 def train_worker(config: Path) -> None:
-    import nncli.trainer
+    import nncli.training.train
 
     baseline = peak_rss_bytes()
     started = time.perf_counter()
-    outcome = nncli.trainer.train_from_config(config, out=config.parent / "runs")
+    outcome = nncli.training.train.train_from_config(config, out=config.parent / "runs")
     report({"peak": peak_rss_bytes(), "baseline": baseline, "status": outcome.result.status,
             "seconds": time.perf_counter() - started})
 
@@ -59,8 +59,8 @@ def phases_worker(config_path: Path) -> None:
 
     from nncli.config import load_config
     from nncli.data.sources import load_source
-    from nncli.experiment import prepare, seed_streams
-    from nncli.trainer import final_metrics, run_fit
+    from nncli.training.experiment import prepare, seed_streams
+    from nncli.training.train import final_metrics, run_fit
 
     tracemalloc.start()
     steps = []

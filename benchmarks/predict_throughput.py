@@ -56,7 +56,7 @@ def report(work: Path, rows: int) -> None:
                         "seconds": seconds, "cpu_seconds": cpu, "rows_per_s": n / seconds,
                         "peak_rss_mb": peak / 1e6})
         csv_path.unlink()
-    floor_cmd = [sys.executable, "-c", "import nncli.prediction, nncli.cli"]
+    floor_cmd = [sys.executable, "-c", "import nncli.runs.predict, nncli.cli"]
     start_s, start_cpu, floor = measure(floor_cmd)
     print(f"{'rows':>10} {'csv MB':>8} {'seconds':>8} {'CPU s':>7} {'rows/s':>10} "
           f"{'peak RSS MB':>12}")

@@ -25,12 +25,13 @@ from .engine.init import INITS
 from .engine.losses import LOSSES
 from .engine.optim import UPDATES
 from .errors import InputError
-from .runs import RUN_NAME
 
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
 LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+# A run name is a plain file name: no "/", never "." or "..", so a run stays inside --out.
+RUN_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 
 
 class Strict(BaseModel):

@@ -36,8 +36,8 @@ from typing import Any
 
 from .config import load_config, parse_yaml
 from .errors import InputError, TrainingFailed
-from .runs import write_atomic
-from .runs_index import (FINAL_STATUSES, SUMMARY_FILE, SWEEP_FILE, find_runs, flat_metrics)
+from .files import read_json, write_atomic
+from .runs.index import (FINAL_STATUSES, SUMMARY_FILE, SWEEP_FILE, find_runs, flat_metrics)
 
 FORMAT_VERSION = 1
 AGGREGATE_FILE = "aggregate.csv"
@@ -200,10 +200,7 @@ def open_sweep(sweep: Sweep, out: str | Path) -> Path:
     directory = sweep.directory(out)
     described = directory / SWEEP_FILE
     if described.exists():
-        try:
-            recorded = json.loads(described.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise InputError(f"{described}: unreadable ({e})") from None
+        recorded = read_json(described)
         if recorded.get("id") != sweep.id:
             raise InputError(f"{described}: describes another sweep (id {recorded.get('id')}, "
                              f"this one is {sweep.id})")
@@ -214,7 +211,7 @@ def open_sweep(sweep: Sweep, out: str | Path) -> Path:
         raise InputError(f"--out {out}: not a directory") from None
     except OSError as e:
         raise InputError(f"--out {out}: cannot create {directory}: {e.strerror}") from None
-    _write_atomic(described, json.dumps(sweep.describe(), indent=2) + "\n")
+    write_atomic(described, (json.dumps(sweep.describe(), indent=2) + "\n").encode())
     return directory
 
 
@@ -262,7 +259,7 @@ def run_point(config_path: str, overrides: list[str], out: str) -> dict:
     global _in_run
     from threadpoolctl import threadpool_limits  # scikit-learn's dependency
 
-    from .trainer import train_from_config
+    from .training.train import train_from_config
 
     _in_run = True
     try:
@@ -502,10 +499,10 @@ def write_summary(sweep: Sweep, directory: Path, results: dict[str, Outcome]) ->
     rows = summary_rows(sweep, results)
     columns = (["name", "status"] + [k for k, _ in sweep.axes] + ["epochs_run", "wall_time"]
                + metric_columns(rows) + ["run_dir", "error"])
-    _write_atomic(directory / SUMMARY_FILE, _csv(rows, columns))
+    write_atomic(directory / SUMMARY_FILE, _csv(rows, columns).encode())
     if sweep.seeded:
         agg = aggregate_rows(sweep, rows)
-        _write_atomic(directory / AGGREGATE_FILE, _csv(agg, list(agg[0]) if agg else []))
+        write_atomic(directory / AGGREGATE_FILE, _csv(agg, list(agg[0]) if agg else []).encode())
     return rows
 
 
@@ -527,7 +524,3 @@ def _cell(value) -> str:
         return repr(value)
     return json.dumps(value)  # ints, booleans (true/false), lists, mappings
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Readers (and a resumed sweep) never see half a file."""
-    write_atomic(path, text.encode("utf-8"))

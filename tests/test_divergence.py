@@ -13,8 +13,8 @@ import yaml
 from conftest import read_json, weights, write_config
 from test_hostile import no_pictures  # noqa: F401  (a fixture)
 
-from nncli import trainer
-from nncli.checkpoint import CHECKPOINT
+from nncli.training import train as trainer
+from nncli.training.checkpoint import CHECKPOINT
 
 # w <- w - lr * dL/dw on one row at a time, in order: with lr = 5 every step overshoots more,
 # and the loss of the 4th row (x = 4) is the first to overflow, in epoch 22.

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import nncli
-from nncli.trainer import train_from_config
+from nncli.training.train import train_from_config
 
 from conftest import CONFIGS, ROOT, read_json, write_config
 

@@ -17,9 +17,9 @@ from nncli.data.prepare import Scaler, split_indices, training_matrix
 from nncli.data.schema import BlobsData
 from nncli.data.sources import load_source
 from nncli.engine.losses import LOSSES
-from nncli.experiment import prepare, seed_streams
+from nncli.training.experiment import prepare, seed_streams
 from nncli.plots import points_of
-from nncli.training import Batching, evaluate, fit
+from nncli.training.loop import Batching, evaluate, fit
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,11 +8,11 @@ import pytest
 
 from conftest import CONFIGS, write_config
 
-import nncli.gradcheck
+import nncli.insight.gradcheck
 from nncli.engine.activations import Tanh, make_activation
 from nncli.engine.losses import LOSSES
 from nncli.engine.network import Layer, Network
-from nncli.gradcheck import DEFAULT_TOL, FLOOR, check_gradients, gradcheck_config
+from nncli.insight.gradcheck import DEFAULT_TOL, FLOOR, check_gradients, gradcheck_config
 
 HIDDEN = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "softmax"]
 # Every (output activation, loss) pair the config accepts: the regression losses with any
@@ -128,7 +128,7 @@ def test_relu_exactly_on_its_kink_is_skipped_and_reported(cli, tmp_path, monkeyp
     assert "1 of 4 unit values sit exactly on the kink z = 0" in r.stdout
     assert "skipped 3 entries whose finite difference crosses a kink" in r.stdout
     # Without the kink test the one-sided derivative (0) meets the finite difference (1/2):
-    monkeypatch.setattr(nncli.gradcheck, "has_kink", lambda activation: False)
+    monkeypatch.setattr(nncli.insight.gradcheck, "has_kink", lambda activation: False)
     r = cli("gradcheck", path)
     assert r.exit_code == 1 and "gradient check failed for W1" in r.stderr
 
@@ -195,10 +195,10 @@ def test_the_command_modules_stay_light_and_share_the_library_defaults():
     import nncli.cli.gradcheck as command
 
     code = "import sys, nncli.cli; print(sorted(m for m in sys.modules if m in " \
-           "('nncli.gradcheck', 'nncli.trace')))"
+           "('nncli.insight.gradcheck', 'nncli.insight.trace')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert (command.DEFAULT_EPS, command.DEFAULT_TOL, command.DEFAULT_SAMPLES,
-            command.DEFAULT_MAX_PARAMS) == (nncli.gradcheck.DEFAULT_EPS, DEFAULT_TOL,
-                                            nncli.gradcheck.DEFAULT_SAMPLES,
-                                            nncli.gradcheck.DEFAULT_MAX_PARAMS)
+            command.DEFAULT_MAX_PARAMS) == (nncli.insight.gradcheck.DEFAULT_EPS, DEFAULT_TOL,
+                                            nncli.insight.gradcheck.DEFAULT_SAMPLES,
+                                            nncli.insight.gradcheck.DEFAULT_MAX_PARAMS)

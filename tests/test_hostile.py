@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 
 from conftest import Cli, write_config
 
-from nncli import trainer
-from nncli.checkpoint import CHECKPOINT, load_checkpoint, restore
+from nncli.training import train as trainer
+from nncli.training.checkpoint import CHECKPOINT, load_checkpoint, restore
 from nncli.config import Config, load_config, validate_config
 from nncli.engine.activations import ACTIVATIONS
 from nncli.engine.losses import LOSSES
 from nncli.errors import InputError
-from nncli.experiment import prepare
-from nncli.model import load_run
+from nncli.training.experiment import prepare
+from nncli.runs.load import load_run
 
 # Names that validation knows, so random configs often get past the first check.
 KEYS = ["name", "seed", "dtype", "data", "network", "training", "source", "layers", "units",

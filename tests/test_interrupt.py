@@ -15,8 +15,8 @@ import pytest
 
 from conftest import read_json, weights, write_config
 
-from nncli import trainer
-from nncli.checkpoint import CHECKPOINT
+from nncli.training import train as trainer
+from nncli.training.checkpoint import CHECKPOINT
 from nncli.cli import progress
 
 # Shuffled minibatches with a validation split: everything resume must restore is in play.

@@ -11,9 +11,9 @@ import pytest
 
 import nncli
 from nncli.errors import InputError
-from nncli.model import load_run
-from nncli.runs import FORMAT_VERSION
-from nncli.trainer import train_from_config
+from nncli.runs.load import load_run
+from nncli.runs.formats import FORMAT_VERSION
+from nncli.training.train import train_from_config
 
 from conftest import CONFIGS, weights
 

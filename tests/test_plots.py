@@ -13,7 +13,7 @@ from conftest import CONFIGS, Cli, write_config
 from nncli import plots
 from nncli.plots.network import shown_neurons
 from nncli.plots.scale import spans_decades
-from nncli.trainer import train_from_config
+from nncli.training.train import train_from_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -11,8 +11,8 @@ import pytest
 
 import nncli
 from nncli.data.prepare import decode_outputs
-from nncli.trainer import train_from_config
-from nncli.training import evaluate
+from nncli.training.train import train_from_config
+from nncli.training.loop import evaluate
 
 from conftest import CONFIGS, ROOT, read_json, write_config
 

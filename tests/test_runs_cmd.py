@@ -9,7 +9,7 @@ import pytest
 
 from conftest import noisy_xor, read_json, write_config
 
-from nncli.trainer import train_from_config
+from nncli.training.train import train_from_config
 
 XOR = noisy_xor(10)
 DIVERGES = ("data: {source: inline, x: [[1.0e30], [2.0]], y: [1, 2]}\n"

@@ -115,7 +115,7 @@ def test_sweep_and_runs_print_only_json_on_stdout(tmp_path):
 
 
 def test_the_cli_does_not_import_the_sweep_machinery_up_front():
-    code = ("import sys, nncli.cli; print(sorted(m for m in ('nncli.sweep', 'nncli.runs_index', "
+    code = ("import sys, nncli.cli; print(sorted(m for m in ('nncli.sweep', 'nncli.runs.index', "
             "'distributed', 'threadpoolctl') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout == "[]\n", r.stderr

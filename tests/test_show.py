@@ -42,7 +42,7 @@ def test_history_file_reads_back_what_was_written(tmp_path):
     import pytest
 
     from nncli.errors import InputError
-    from nncli.runs import history_csv, read_history
+    from nncli.runs.formats import history_csv, read_history
 
     history = [{"epoch": 1, "loss": 0.1 + 0.2, "r2": None, "val_loss": 1e-300, "val_r2": -2.5},
                {"epoch": 2, "loss": 0.25, "r2": 0.9, "val_loss": float("inf"), "val_r2": None}]

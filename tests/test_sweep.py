@@ -15,7 +15,7 @@ from conftest import noisy_xor, read_json, weights, write_config
 
 from nncli.errors import InputError
 from nncli.sweep import make_points, parse_grid, plan_sweep
-from nncli.trainer import train_from_config
+from nncli.training.train import train_from_config
 
 # 40 noisy XOR points (32 train, 8 validation), one small hidden layer: each run takes ~0.1 s.
 XOR = noisy_xor(20, name="xor")

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import weights, write_config
 
-from nncli.trainer import train_from_config
+from nncli.training.train import train_from_config
 
 
 def trace_json(cli, path, *extra):

@@ -29,8 +29,8 @@ def evaluate(
 ):
     """Evaluate a trained run: loss, accuracy, per-class precision/recall/F1 and confusion
     matrix for classification; MSE, MAE and R² for regression."""
-    from ..evaluation import evaluate_run  # numpy, pyarrow: not needed by `nncli --help`
-    from ..model import load_run
+    from ..runs.evaluate import evaluate_run  # numpy, pyarrow: not needed by `nncli --help`
+    from ..runs.load import load_run
 
     if data is not None and str(data) == "-":
         raise InputError("--data: give a file (stdin is not supported here)")

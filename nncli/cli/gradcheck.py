@@ -15,11 +15,11 @@ from .app import command
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from ..gradcheck import GradcheckReport
+    from ..insight.gradcheck import GradcheckReport
 
 # The library (numpy, pydantic, the data layer) and rich's tables are imported inside the
 # command, so `nncli --help` does not pay for them (docs/performance.md). Hence the defaults are
-# spelled out here; tests/test_gradcheck.py checks that they are nncli.gradcheck's.
+# spelled out here; tests/test_gradcheck.py checks that they are nncli.insight.gradcheck's.
 DEFAULT_EPS = 1e-6
 DEFAULT_TOL = {"float64": 1e-5, "float32": 1e-3}
 DEFAULT_SAMPLES = 16
@@ -49,7 +49,7 @@ def gradcheck(
     (float64); exit 1 when any array exceeds the tolerance."""
     from rich.text import Text
 
-    from ..gradcheck import gradcheck_config
+    from ..insight.gradcheck import gradcheck_config
 
     _require(samples >= 1, "--samples", "an integer >= 1", samples)
     _require(max_params >= 0, "--max-params", "an integer >= 0 (0 = every entry)", max_params)

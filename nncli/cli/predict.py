@@ -46,8 +46,8 @@ def predict(
                                "columns, output) on stdout; needs --output for the predictions."),
 ):
     """Predict with a trained run: CSV rows in, one prediction per row out (CSV)."""
-    from ..model import load_run  # numpy and pyarrow: not needed by `nncli --help`
-    from ..prediction import predict_csv
+    from ..runs.load import load_run  # numpy and pyarrow: not needed by `nncli --help`
+    from ..runs.predict import predict_csv
 
     source = _one_input(input_arg, input_)
     if json_ and output is None:
@@ -69,7 +69,7 @@ def predict(
             _publish(spool, output)
             console.info(f"wrote {rows} predictions to {output}")
     if json_:
-        from ..prediction import output_columns
+        from ..runs.predict import output_columns
         console.emit_json({"run_dir": str(run_dir), "input": name, "output": str(output),
                            "rows": rows, "columns": output_columns(model, proba)})
 
@@ -124,21 +124,11 @@ def _copy_to_stdout(spool) -> None:
 
 
 def _publish(spool, output: Path) -> None:
-    """Copy the spool next to ``output`` and rename it into place (atomic replace)."""
+    """Copy the spool to ``output`` atomically: the file is whole or untouched."""
+    from ..files import write_atomic
+
     spool.seek(0)
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".partial",
-                                   dir=output.parent)
-        with os.fdopen(fd, "wb") as f:
-            shutil.copyfileobj(spool, f, COPY_BYTES)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; give the usual mode
-        os.replace(tmp, output)
-    except BaseException as e:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise InputError(f"--output {output}: cannot write: {e.strerror}") from None
-        raise
+        write_atomic(output, lambda f: shutil.copyfileobj(spool, f, COPY_BYTES))
+    except OSError as e:
+        raise InputError(f"--output {output}: cannot write: {e.strerror}") from None

@@ -24,7 +24,7 @@ def runs(
                                help="Print one JSON object ({dir, runs: [...]}) on stdout."),
 ):
     """List runs with their date, status, key config values and final metrics (on stdout)."""
-    from ..runs_index import find_runs, sort_runs
+    from ..runs.index import find_runs, sort_runs
 
     found = sort_runs(find_runs(directory), sort)
     if json_:

@@ -20,8 +20,8 @@ def show(
     """Show one run: status, key config values, final metrics and the loss per epoch."""
     from rich.table import Table
 
-    from ..runs import read_history
-    from ..runs_index import is_run_dir, read_run
+    from ..runs.formats import read_history
+    from ..runs.index import is_run_dir, read_run
     from .sparkline import history_columns, loss_chart
 
     if not run_dir.is_dir() or not is_run_dir(run_dir):

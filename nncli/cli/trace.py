@@ -37,7 +37,7 @@ def trace(
         raise InputError(f"--steps: expected an integer >= 1 (got {steps})")
     if not 1 <= digits <= 17:
         raise InputError(f"--digits: expected an integer from 1 to 17 (got {digits})")
-    from ..trace import to_markdown, trace_config
+    from ..insight.trace import to_markdown, trace_config
 
     result = trace_config(config, set_ or [], steps)
     if format_ == "json":

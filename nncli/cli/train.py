@@ -18,7 +18,7 @@ from .signals import StopOnSignal
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from ..trainer import TrainOutcome
+    from ..training.train import TrainOutcome
 
 # The trainer (numpy, pydantic, the data layer) and rich's progress and tables are imported
 # inside the command: `nncli --help` must not pay for them (docs/performance.md).
@@ -49,7 +49,7 @@ def train(
     if (config is None) == (resume is None):
         raise InputError("give a CONFIG file or --resume RUN_DIR" if config is None else
                          "give a CONFIG file or --resume RUN_DIR, not both")
-    from ..trainer import resume_run, train_from_config
+    from ..training.train import resume_run, train_from_config
     from .progress import TrainingProgress
 
     progress = None

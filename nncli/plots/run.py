@@ -15,8 +15,8 @@ import numpy as np
 
 from ..data.prepare import decode_outputs
 from ..errors import InputError
-from ..model import TrainedModel, load_run
-from ..runs import read_history as _read_history
+from ..runs.load import TrainedModel, load_run
+from ..runs.formats import read_history as _read_history
 
 
 @dataclass
@@ -69,7 +69,7 @@ def read_history(run_dir: str | Path) -> dict[str, np.ndarray]:
 
 
 def points_of(experiment) -> Points:
-    """The points of a prepared :class:`nncli.experiment.Experiment` (no second data load):
+    """The points of a prepared :class:`nncli.training.experiment.Experiment` (no second data load):
     its features unscaled again, in its row order (training rows first)."""
     Y, dataset = experiment.Y, experiment.dataset
     y = decode_outputs(Y, dataset.classes) if dataset.task == "classification" else Y
@@ -81,7 +81,7 @@ def points_of(experiment) -> Points:
 def points_from_config(run: Run) -> Points:
     """Load the run's data again from its resolved config.yaml."""
     from ..config import load_config
-    from ..experiment import prepare
+    from ..training.experiment import prepare
 
     config_path = run.path / "config.yaml"
     try:

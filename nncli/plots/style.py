@@ -10,13 +10,12 @@ without the "Software"/date metadata, so a run always gives the same bytes.
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from ..files import write_atomic
 
 DPI = 100
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -81,23 +80,19 @@ def save(fig, path: str | Path) -> Path:
     """Write ``fig`` to ``path`` atomically (temporary file renamed over it), format by suffix."""
     path = Path(path)
     fmt = check_out(path)
-    # not mkstemp: its 0600 mode would survive the rename
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
+
+    def render(f) -> None:
         # np.errstate: matplotlib's tick arithmetic overflows on a diverged run's loss
-        with open(tmp, "xb") as f, house_style(), np.errstate(all="ignore"):
+        with house_style(), np.errstate(all="ignore"):
             if fmt == "png":
                 _write_png(fig, f)
             else:
                 fig.savefig(f, format=fmt, dpi=DPI, metadata=NO_STAMPS[fmt])
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):
-            raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
-        raise
-    return path
+
+    try:
+        return write_atomic(path, render)
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
 def _write_png(fig, f) -> None:

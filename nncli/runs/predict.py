@@ -17,9 +17,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from .data.csvfile import CsvSource, Table, iter_csv_chunks, numeric_matrix
-from .errors import InputError
-from .model import TrainedModel
+from ..data.csvfile import CsvSource, Table, iter_csv_chunks, numeric_matrix
+from ..errors import InputError
+from .load import TrainedModel
 
 _STRUCTURAL = set(',"\r\n')  # characters that force a CSV value into quotes
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import NetworkConfig
-from .engine.activations import make_activation
-from .engine.init import INITS
-from .engine.network import Layer, Network
-from .errors import InputError
+from ..config import NetworkConfig
+from ..engine.activations import make_activation
+from ..engine.init import INITS
+from ..engine.network import Layer, Network
+from ..errors import InputError
 
 
 def default_init(activation: str) -> str:

@@ -1,7 +1,7 @@
 """Checkpoints: all that ``nncli train --resume`` needs to continue a run bit for bit.
 
 A checkpoint is one file, ``checkpoint.npz``, so writing it with a temporary name and a rename
-(:func:`nncli.runs.write_atomic`) replaces the previous checkpoint whole: a crash leaves the old
+(:func:`nncli.files.write_atomic`) replaces the previous checkpoint whole: a crash leaves the old
 one or the new one, never a mix. It holds plain arrays only, read back with
 ``allow_pickle=False``:
 
@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import __version__
-from .errors import InputError
-from .runs import check_finite
-from .training import FitResult
+from .. import __version__
+from ..errors import InputError
+from ..runs.formats import check_finite
+from .loop import FitResult
 
 CHECKPOINT = "checkpoint.npz"
 FORMAT_VERSION = 1

@@ -16,9 +16,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .engine.losses import Loss
-from .engine.network import Network
-from .engine.optim import Updater
+from ..engine.losses import Loss
+from ..engine.network import Network
+from ..engine.optim import Updater
 
 
 @dataclass

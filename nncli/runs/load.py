@@ -20,13 +20,13 @@ from typing import Callable
 
 import numpy as np
 
-from .data.prepare import Scaler, decode_outputs
-from .engine.activations import ACTIVATIONS, make_activation
-from .engine.losses import LOSSES, Loss
-from .engine.network import Layer, Network
-from .errors import InputError
-from .metrics import METRICS
-from .runs import FORMAT_VERSION
+from ..data.prepare import Scaler, decode_outputs
+from ..engine.activations import ACTIVATIONS, make_activation
+from ..engine.losses import LOSSES, Loss
+from ..engine.network import Layer, Network
+from ..errors import InputError
+from ..metrics import METRICS
+from .formats import FORMAT_VERSION
 
 CHUNK_ROWS = 4096  # rows per forward pass, as training.evaluate uses for validation
 

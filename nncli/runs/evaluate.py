@@ -15,14 +15,14 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .data.csvfile import CsvSource, iter_csv_chunks, numeric_matrix
-from .data.prepare import encode_targets
-from .errors import InputError
-from .metrics import class_index, r2
-from .model import TrainedModel
-from .prediction import require_columns
-from .trainer import finite_or_none
-from .training import evaluate
+from ..data.csvfile import CsvSource, iter_csv_chunks, numeric_matrix
+from ..data.prepare import encode_targets
+from ..errors import InputError
+from ..files import finite_or_none
+from ..metrics import class_index, r2
+from .load import TrainedModel
+from .predict import require_columns
+from ..training.loop import evaluate
 
 # (network inputs: scaled feature rows in the run's dtype, 2-D network targets)
 Batch = tuple[np.ndarray, np.ndarray]
@@ -47,8 +47,8 @@ def evaluate_run(model: TrainedModel, data: CsvSource | None = None, *, delimite
 
 def validation_split(model: TrainedModel) -> Batch:
     """The run's validation rows, reproduced from its config.yaml and seed."""
-    from .config import load_config
-    from .experiment import prepare
+    from ..config import load_config
+    from ..training.experiment import prepare
 
     config_file = model.path / "config.yaml"
     if not config_file.is_file():
@@ -105,7 +105,7 @@ def labelled_csv(model: TrainedModel, source: CsvSource, *, delimiter: str = ","
 
 def _labels(model: TrainedModel, table) -> np.ndarray:
     """The target column's labels, read as training read them; each must be a known class."""
-    from .data.sources import _labels as parse_labels  # the training reader's label rules
+    from ..data.sources import _labels as parse_labels  # the training reader's label rules
 
     j = table.names.index(model.target_names[0])
     table.require_complete(j)
@@ -149,7 +149,7 @@ def _classification(model: TrainedModel, outputs: np.ndarray, targets: np.ndarra
     precision, recall, f1, support = precision_recall_fscore_support(
         true, pred, labels=k, zero_division=np.nan)
     per_class = [
-        {"class": c, "precision": _value(p), "recall": _value(r), "f1": _value(f),
+        {"class": c, "precision": finite_or_none(p), "recall": finite_or_none(r), "f1": finite_or_none(f),
          "support": int(s)}
         for c, p, r, f, s in zip(model.classes, precision, recall, f1, support)
     ]
@@ -163,15 +163,12 @@ def _regression(model: TrainedModel, outputs: np.ndarray, targets: np.ndarray) -
 
     per_target = [
         {"target": name,
-         "mse": _value(mean_squared_error(targets[:, j], outputs[:, j])),
-         "mae": _value(mean_absolute_error(targets[:, j], outputs[:, j])),
+         "mse": finite_or_none(mean_squared_error(targets[:, j], outputs[:, j])),
+         "mae": finite_or_none(mean_absolute_error(targets[:, j], outputs[:, j])),
          "r2": finite_or_none(r2(outputs[:, [j]], targets[:, [j]]))}
         for j, name in enumerate(model.target_names)
     ]
-    return {"mse": _value(mean_squared_error(targets, outputs)),
-            "mae": _value(mean_absolute_error(targets, outputs)),
+    return {"mse": finite_or_none(mean_squared_error(targets, outputs)),
+            "mae": finite_or_none(mean_absolute_error(targets, outputs)),
             "per_target": per_target}
 
-
-def _value(x) -> float | None:
-    return finite_or_none(float(x))

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import functools
-import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
-from .config import load_config
-from .errors import InputError
+from ..config import load_config
+from ..errors import InputError
 from .experiment import Experiment, batch_size, prepare
-from .runs import (RunWriter, config_yaml, history_csv, is_partial, lock_dir, model_description,
-                   unlock_dir)
-from .training import Batching, FitResult, evaluate, fit
+from ..files import finite_or_none
+from ..runs.directory import RunWriter, is_partial, lock_dir, unlock_dir
+from ..runs.formats import config_yaml, history_csv, model_description
+from .loop import Batching, FitResult, evaluate, fit
 
 
 @dataclass
@@ -132,7 +132,7 @@ def _train_and_publish(experiment: Experiment, out: Path, on_start, on_epoch,
         # Pictures go in before publishing, so a run never appears without them; an interrupted
         # run gets none (a second Ctrl-C while drawing would cost the run).
         if plots and result.status != "interrupted":
-            from .plots import write_run_plots
+            from ..plots import write_run_plots
             plot_problems = write_run_plots(writer.tmp, experiment)
         run_dir = writer.commit()
     except BaseException:
@@ -179,14 +179,8 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     }
 
 
-def finite_or_none(value: float | None) -> float | None:
-    """JSON has no NaN: an undefined or non-finite value is recorded as null."""
-    return value if value is not None and math.isfinite(value) else None
-
-
 def write_run(writer: RunWriter, experiment: Experiment, result: FitResult, metrics: dict) -> None:
-    writer.write_text("config.yaml", config_yaml(experiment.config))
+    """The files that training changes (config.yaml and model.json were written at the start)."""
     writer.write_text("history.csv", history_csv(result.history))
     writer.write_weights(experiment.network.parameters())
-    writer.write_json("model.json", model_description(experiment))
     writer.write_json("metrics.json", metrics)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputError
-from .runs import RUN_FILES, is_partial
+from ..errors import InputError
+from .directory import RUN_FILES, is_partial
 
 SWEEP_FILE = "sweep.json"
 SUMMARY_FILE = "summary.csv"

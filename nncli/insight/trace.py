@@ -23,11 +23,12 @@ from typing import Iterator
 
 import numpy as np
 
-from .config import load_config
-from .engine.network import Network
-from .engine.optim import Updater
-from .experiment import Experiment, batch_size, prepare
-from .training import epoch_batches
+from ..config import load_config
+from ..engine.network import Network
+from ..engine.optim import Updater
+from ..files import finite_or_none
+from ..training.experiment import Experiment, batch_size, prepare
+from ..training.loop import epoch_batches
 
 
 @dataclass
@@ -155,12 +156,12 @@ def _step_dict(u: TraceStep) -> dict:
         "x": _list(u.x), "y": _list(u.y),
         "forward": [{"layer": i + 1, "z": _list(l.z), "a": _list(l.a)}
                     for i, l in enumerate(u.layers)],
-        "loss": _number(u.loss),
+        "loss": finite_or_none(u.loss),
         "backward": [] if u.updated is None else [
             {"layer": i + 1, "delta": _list(l.delta), "dW": _list(l.dW),
              "db": None if l.db is None else _list(l.db)}
             for i, l in reversed(list(enumerate(u.layers)))],
-        "grad_norm": None if u.grad_norm is None else _number(u.grad_norm),
+        "grad_norm": None if u.grad_norm is None else finite_or_none(u.grad_norm),
         "updated": None if u.updated is None else _lists(u.updated),
     }
 
@@ -303,12 +304,6 @@ def _plural(k: int, word: str) -> str:
 
 def _copies(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v.copy() for k, v in params.items()}
-
-
-def _number(x) -> float | None:
-    """JSON has no NaN or infinity: a non-finite value is null."""
-    x = float(x)
-    return x if math.isfinite(x) else None
 
 
 def _list(a: np.ndarray) -> list:

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import load_config
-from .engine.activations import Activation
-from .engine.losses import Loss
-from .engine.network import Network
-from .experiment import prepare
+from ..config import load_config
+from ..engine.activations import Activation
+from ..engine.losses import Loss
+from ..engine.network import Network
+from ..files import finite_or_none
+from ..training.experiment import prepare
 
 DEFAULT_EPS = 1e-6
 #: The analytic gradient is computed in the config's dtype; float32 rounding needs more slack.
@@ -103,16 +104,16 @@ class GradcheckReport:
             "name": self.name,
             "passed": self.passed,
             "failed": self.failed,
-            "loss": _json_float(self.loss),
+            "loss": finite_or_none(self.loss),
             "samples": self.samples,
             "dtype": self.dtype,
             "eps": self.eps,
             "tol": self.tol,
-            "floor": _json_float(self.floor),
+            "floor": finite_or_none(self.floor),
             "arrays": [{
                 "name": a.name, "shape": list(a.shape), "size": a.size, "checked": a.checked,
-                "skipped": a.skipped, "max_abs_error": _json_float(a.max_abs),
-                "max_rel_error": _json_float(a.max_rel),
+                "skipped": a.skipped, "max_abs_error": finite_or_none(a.max_abs),
+                "max_rel_error": finite_or_none(a.max_rel),
                 "worst": None if a.worst is None else list(a.worst),
                 "trainable": a.trainable, "status": a.status,
             } for a in self.arrays],
@@ -238,7 +239,3 @@ def _compare(name, shape, entries, analytic, numeric, crossed, floor, tol, train
                       skipped=int(crossed.sum()), max_abs=max_abs, max_rel=max_rel,
                       worst=worst, trainable=trainable, tol=tol)
 
-
-def _json_float(x: float) -> float | None:
-    """JSON has no NaN or infinity: a non-finite value is null."""
-    return x if math.isfinite(x) else None

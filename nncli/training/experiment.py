@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from .build import build_network, resolve_network
-from .config import Config
-from .data.prepare import Scaler, split_indices, target_matrix, training_matrix
-from .data.sources import Dataset, load_source
-from .engine.losses import LOSSES, Loss
-from .engine.network import Network
-from .errors import InputError
-from .metrics import METRICS
+from ..config import Config
+from ..data.prepare import Scaler, split_indices, target_matrix, training_matrix
+from ..data.sources import Dataset, load_source
+from ..engine.losses import LOSSES, Loss
+from ..engine.network import Network
+from ..errors import InputError
+from ..metrics import METRICS
 
 CLASS_LOSSES = ("cross_entropy", "binary_cross_entropy", "perceptron")
 

@@ -1,0 +1,110 @@
+"""Files in and out, the one way nncli does it: atomic writes, reads whose failures are input
+errors, JSON without NaN.
+
+Every file nncli writes goes through :func:`write_atomic`: a temporary file in the same folder,
+flushed to disk and renamed over the target, so a reader (or whatever survives a crash) sees
+the old file or the new one, never half of one. Every file nncli reads back goes through
+:func:`read_bytes` / :func:`read_text` / :func:`read_json`, which turn "missing" and
+"unreadable" into an :class:`InputError` naming the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from .errors import InputError
+
+UMASK = os.umask(0o22)  # read it (the only way) and put it back at once
+os.umask(UMASK)
+FILE_MODE = 0o666 & ~UMASK  # what open() would give a new file
+DIR_MODE = 0o777 & ~UMASK  # what mkdir would give a new directory
+
+
+def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], None]) -> Path:
+    """Write ``data`` (bytes, or a function that writes to a binary file) to ``path`` through a
+    temporary file in the same folder, flushed to disk and renamed into place."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes it private; a rename would keep that
+        with os.fdopen(fd, "wb") as f:
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename in ``path`` durable (a no-op where directories cannot be opened)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read_bytes(path: str | Path, missing: str | None = None) -> bytes:
+    """The bytes of ``path``; InputError when it is missing (``missing`` says why that matters,
+    e.g. "not a finished nncli run") or unreadable."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        if missing:
+            raise InputError(f"{path.parent}: no {path.name} ({missing})") from None
+        raise InputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+
+
+def read_text(path: str | Path, missing: str | None = None) -> str:
+    """The UTF-8 text of ``path`` (see :func:`read_bytes`)."""
+    data = read_bytes(path, missing)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text") from None
+
+
+def parse_json(text: str, where: str):
+    """JSON as the standard defines it: NaN and Infinity are refused (Python's parser accepts
+    them), and so is nesting too deep to read."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError as e:
+        raise InputError(f"{where}: not valid JSON: {e}") from None
+    except RecursionError:
+        raise InputError(f"{where}: not valid JSON: nested too deeply") from None
+
+
+def read_json(path: str | Path, missing: str | None = None):
+    return parse_json(read_text(path, missing), str(path))
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def finite_or_none(value) -> float | None:
+    """JSON has no NaN or infinity: an undefined or non-finite value is recorded as null."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

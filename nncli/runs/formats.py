@@ -1,0 +1,130 @@
+"""The files of a run directory: what each holds and how it is written and read back.
+
+| file | written by | read back by |
+|---|---|---|
+| config.yaml | :func:`config_yaml` | ``config.load_config`` |
+| history.csv | :func:`history_csv` | :func:`read_history` |
+| weights.npz | :func:`weights_npz` | ``runs.load.read_weights`` |
+| model.json | :func:`model_description` | ``runs.load.check_description`` |
+| metrics.json | the trainer (``training.train.final_metrics``) | ``runs.index.read_run`` |
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .. import __version__
+from ..errors import InputError, TrainingFailed
+
+FORMAT_VERSION = 1
+
+
+def check_finite(params: dict[str, np.ndarray]) -> None:
+    """The last guard before weights reach a file: never save NaN or inf."""
+    bad = [k for k, v in params.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise TrainingFailed(f"refusing to save non-finite weights ({', '.join(bad)})")
+
+
+def weights_npz(params: dict[str, np.ndarray]) -> bytes:
+    """weights.npz: the parameter arrays by name (W1, b1, ...), plain arrays, no pickle."""
+    check_finite(params)
+    buf = io.BytesIO()
+    np.savez(buf, **params)
+    return buf.getvalue()
+
+
+def history_csv(history: list[dict]) -> str:
+    """One row per epoch; an undefined value (None) is an empty cell."""
+    if not history:
+        return "epoch,loss\n"
+    columns = list(history[0])
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for record in history:
+        writer.writerow(["" if record[c] is None else repr(record[c]) for c in columns])
+    return buf.getvalue()
+
+
+def read_history(path: str | Path) -> list[dict]:
+    """A history.csv back as :func:`history_csv` was given it: one dict per epoch, the epoch
+    an int, the other values floats, None for an empty cell (an undefined value)."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise InputError(f"{path.parent}: no {path.name} (not a finished nncli run)") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: unreadable: {e}") from None
+    if not rows or rows[0][:2] != ["epoch", "loss"]:
+        raise InputError(f"{path}: expected a header starting with epoch,loss")
+    header, history = rows[0], []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise InputError(f"{path}: line {line}: {len(row)} cells, expected {len(header)}")
+        record = {}
+        for name, cell in zip(header, row):
+            try:
+                record[name] = None if cell == "" else (int(cell) if name == "epoch"
+                                                        else float(cell))
+            except ValueError:
+                raise InputError(f"{path}: line {line}: {name} is not a number: {cell!r}") from None
+        history.append(record)
+    return history
+
+
+class _ConfigDumper(yaml.SafeDumper):
+    """Block style for mappings; short lists (rows of weights, features) on one line."""
+
+
+def _represent_list(dumper, values):
+    flat = all(not isinstance(v, (dict, list)) or
+               (isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v))
+               for v in values)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", values, flow_style=flat)
+
+
+_ConfigDumper.add_representer(list, _represent_list)
+
+
+def config_yaml(config) -> str:
+    """The resolved config as YAML, ``data.source`` first as people write it."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    data["data"] = {"source": data["data"].pop("source"), **data["data"]}
+    return yaml.dump(data, Dumper=_ConfigDumper, sort_keys=False, default_flow_style=False)
+
+
+def model_description(experiment) -> dict:
+    """What predict needs to rebuild the network and its preprocessing (model.json)."""
+    cfg = experiment.config
+    ds = experiment.dataset
+    return {
+        "format_version": FORMAT_VERSION,
+        "nncli_version": __version__,
+        "name": cfg.name,
+        "dtype": cfg.dtype,
+        "task": ds.task,
+        "loss": cfg.training.loss,
+        "input": cfg.network.input,
+        "layers": [
+            {"units": l.units, "activation": l.activation, "bias": l.bias,
+             **({"alpha": l.alpha} if l.alpha is not None else {})}
+            for l in cfg.network.layers
+        ],
+        "feature_names": list(ds.feature_names),
+        "target_names": list(ds.target_names),
+        "classes": [_plain(c) for c in ds.classes],
+        "scaler": experiment.scaler.to_dict(),
+    }
+
+
+def _plain(value):
+    """numpy scalars to the Python values JSON can hold."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -337,8 +338,7 @@ def _unwrap(t: Any) -> Any:
             t = typing.get_args(t)[0]
             continue
         args = [a for a in typing.get_args(t) if a is not type(None)]
-        if typing.get_origin(t) in (Union, getattr(__import__("types"), "UnionType", None)) \
-                and len(args) == 1:
+        if typing.get_origin(t) in (Union, types.UnionType) and len(args) == 1:
             t = args[0]
             continue
         return t

@@ -5,7 +5,7 @@ import io
 import numpy as np
 import pytest
 
-from nncli.data.csvfile import iter_csv_chunks, numeric_matrix, read_csv, read_features
+from nncli.data.csvfile import iter_csv_chunks, numeric_matrix, read_csv
 from nncli.errors import InputError
 
 
@@ -116,17 +116,6 @@ def test_unknown_column_lists_the_columns(tmp_path):
     with pytest.raises(InputError, match=r"data.target: column index 2 is out of range"):
         t.column_index(2, "data.target")
     assert t.column_index(-1, "data.target") == 1
-
-
-def test_read_features_selects_by_name_and_ignores_extra_columns(tmp_path):
-    X = read_features(write(tmp_path, "y,b,a\nq,2,1\nr,4,3\n"), ["a", "b"])
-    assert X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
-    with pytest.raises(InputError, match=r"missing feature column\(s\) 'c'"):
-        read_features(write(tmp_path, "a,b\n1,2\n"), ["a", "c"])
-    X = read_features(write(tmp_path, "1,2\n3,4\n"), ["u", "v"], header=False)
-    assert X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
-    with pytest.raises(InputError, match=r"has 2 columns; the model needs 3"):
-        read_features(write(tmp_path, "1,2\n3,4\n"), ["u", "v", "w"], header=False)
 
 
 def test_chunks_cover_the_file_with_file_row_numbers(tmp_path):

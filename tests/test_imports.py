@@ -71,8 +71,6 @@ def test_csv_training_imports_neither_sklearn_nor_matplotlib(csv_run):
     assert [m for m in FORBIDDEN if m in packages] == []
 
 
-@pytest.mark.skipif(not (ROOT / "nncli" / "cli" / "predict.py").exists(),
-                    reason="nncli predict does not exist yet")
 def test_predict_imports_neither_sklearn_nor_matplotlib(csv_run):
     (code, *_), folder = csv_run
     assert code == 0

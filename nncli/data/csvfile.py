@@ -167,36 +167,6 @@ def numeric_matrix(table: Table, columns: Sequence[ColumnKey], what: str) -> np.
     return out
 
 
-def read_features(
-    source: CsvSource,
-    feature_names: Sequence[str],
-    *,
-    delimiter: str = ",",
-    header: bool = True,
-    source_name: str | None = None,
-) -> np.ndarray:
-    """Read the model's feature columns (by name; extra columns are ignored) as float64 (n, k).
-
-    Without a header the file must hold exactly the feature columns, in order.
-    """
-    table = read_csv(source, delimiter=delimiter, header=header, source_name=source_name)
-    if not header:
-        if len(table.names) != len(feature_names):
-            raise InputError(
-                f"{table.source_name}: has {len(table.names)} columns; the model needs "
-                f"{len(feature_names)} feature columns ({', '.join(feature_names)})"
-            )
-        return numeric_matrix(table, list(range(len(feature_names))), "input")
-    absent = [f for f in feature_names if f not in table.names]
-    if absent:
-        raise InputError(
-            f"{table.source_name}: missing feature column(s) "
-            + ", ".join(repr(f) for f in absent)
-            + "; the model needs " + ", ".join(repr(f) for f in feature_names)
-        )
-    return numeric_matrix(table, list(feature_names), "input")
-
-
 # --- internals ---------------------------------------------------------------------------
 
 # Only a truly empty cell is missing; no boolean or date guessing, so text stays text.

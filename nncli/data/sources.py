@@ -54,7 +54,7 @@ def _task(cfg, natural: str) -> str:
     return cfg.task or natural
 
 
-def _labels(values: np.ndarray, where: Callable[[int], str]) -> np.ndarray:
+def parse_labels(values: np.ndarray, where: Callable[[int], str]) -> np.ndarray:
     """Class labels as int64 (numbers must be whole) or object str; ``where(i)`` names row i."""
     if values.dtype == object:
         kinds = {type(v) for v in values}
@@ -103,7 +103,7 @@ def _finish(cfg, X, y, natural: str, feature_names=None, dtype=np.float64) -> Da
     if y.ndim > 1 and y.shape[1] > 1:
         raise InputError("data.task: classification takes one target; this data has "
                          f"{y.shape[1]} (use task: regression)")
-    labels = _labels(y.reshape(-1), lambda i: f"data ({cfg.source}): sample {i + 1}")
+    labels = parse_labels(y.reshape(-1), lambda i: f"data ({cfg.source}): sample {i + 1}")
     return _classification(X, labels, names, f"data ({cfg.source})")
 
 
@@ -196,7 +196,7 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
         )
     j = t_idx[0]
     table.require_complete(j)
-    labels = _labels(table.columns[j], lambda i: table.cell(i, j))
+    labels = parse_labels(table.columns[j], lambda i: table.cell(i, j))
     name = target_names[0] if target_names else "target"
     where = f"data.target: {table.source_name}, column {table.names[j]!r}"
     return _classification(X, labels, feature_names, where, name)
@@ -240,7 +240,7 @@ def _inline(cfg: schema.InlineData, base_dir: Path, seed: int, dtype) -> Dataset
     values[:] = [row[0] for row in rows]
     if not any(isinstance(v, str) for v in values):
         values = values.astype(np.float64)
-    labels = _labels(values, lambda i: f"data.y: row {i + 1}")
+    labels = parse_labels(values, lambda i: f"data.y: row {i + 1}")
     return _classification(X, labels, names, "data.y")
 
 

@@ -13,8 +13,6 @@ import numpy as np
 
 class Activation:
     name = ""
-    #: True when f'(z) can be written from a = f(z) alone (all but softmax need no more).
-    elementwise = True
 
     def __init__(self, alpha: float = 0.01):
         self.alpha = alpha
@@ -102,7 +100,6 @@ class LeakyRelu(Activation):
 
 class Softmax(Activation):
     name = "softmax"
-    elementwise = False
 
     def forward(self, z, out):
         # Shift by the row maximum so exp never overflows.

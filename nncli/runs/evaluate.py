@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.csvfile import CsvSource, iter_csv_chunks, numeric_matrix
 from ..data.prepare import encode_targets
+from ..data.sources import parse_labels  # the training reader's label rules
 from ..errors import InputError
 from ..files import finite_or_none
 from ..metrics import class_index, r2
@@ -105,7 +106,6 @@ def labelled_csv(model: TrainedModel, source: CsvSource, *, delimiter: str = ","
 
 def _labels(model: TrainedModel, table) -> np.ndarray:
     """The target column's labels, read as training read them; each must be a known class."""
-    from ..data.sources import _labels as parse_labels  # the training reader's label rules
 
     j = table.names.index(model.target_names[0])
     table.require_complete(j)

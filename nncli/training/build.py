@@ -1,4 +1,5 @@
-"""Build a :class:`Network` from layer descriptions (a config, or a run's model.json)."""
+"""Build the initial :class:`Network` of a config: every per-layer default resolved, explicit
+weights checked, the rest drawn from the run's init stream."""
 
 from __future__ import annotations
 

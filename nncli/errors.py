@@ -1,4 +1,5 @@
-"""The two ways nncli work can end badly, as the exit codes of the contract name them."""
+"""The two ways nncli work can end badly, as the exit codes of the contract name them, and
+the warning for what the user should know but does not stop the work."""
 
 
 class InputError(Exception):
@@ -8,6 +9,12 @@ class InputError(Exception):
     """
 
     exit_code = 2
+
+
+class NncliWarning(UserWarning):
+    """Something the user should know, that does not stop the work (rows dropped, a batch size
+    larger than the data). The library raises it with :func:`warnings.warn`, so Python users
+    see it as a warning; the CLI prints each as one ``warning: ...`` line on stderr."""
 
 
 class TrainingFailed(Exception):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 
 import typer
 
 from .. import __version__
-from ..errors import InputError, TrainingFailed
+from ..errors import InputError, NncliWarning, TrainingFailed
 from . import console
 
 app = typer.Typer(
@@ -44,12 +45,23 @@ def command(*args, **kwargs):
         @functools.wraps(fn)
         def wrapper(*a, **k):
             try:
-                return fn(*a, **k)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("always", NncliWarning)
+                    warnings.showwarning = _show_warning
+                    return fn(*a, **k)
             except (InputError, TrainingFailed) as e:
                 console.error(str(e))
                 raise typer.Exit(e.exit_code) from None
         return app.command(*args, **kwargs)(wrapper)
     return register
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """The library's warnings as one line each; other libraries' warnings stay Python's."""
+    if issubclass(category, NncliWarning):
+        console.warning(str(message))
+    else:
+        warnings._showwarning_orig(message, category, filename, lineno, file, line)
 
 
 def main() -> None:

@@ -16,11 +16,22 @@ err = Console(stderr=True, soft_wrap=True, highlight=False)
 out = Console(highlight=False)  # for rich renderables that are the data asked for: see show()
 
 
+def number(value, digits: int = 6) -> str:
+    """A number for the console: ``digits`` significant digits; ``-`` for an undefined one."""
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
 def error(message: str) -> None:
     """One clear line; the message is printed as text, never parsed as rich markup. A line
     break inside it (from a file or key name) is shown escaped, so it stays one line."""
     message = message.replace("\r", "\\r").replace("\n", "\\n")
     err.print(Text("error: ", style="bold red") + Text(message))
+
+
+def warning(message: str) -> None:
+    """One ``warning: ...`` line (escaped like :func:`error`)."""
+    message = message.replace("\r", "\\r").replace("\n", "\\n")
+    err.print(Text("warning: ", style="bold yellow") + Text(message))
 
 
 def info(message: str) -> None:

@@ -51,21 +51,21 @@ def report_tables(r: dict):
 
     parts = []
     summary = _table("metric", "value")
-    summary.add_row(f"loss ({r['loss_function']})", _fmt(r["loss"]))
+    summary.add_row(f"loss ({r['loss_function']})", console.number(r["loss"]))
     if r["task"] == "regression":
         for key in ("mse", "mae", "r2"):
-            summary.add_row(key, _fmt(r[key]))
+            summary.add_row(key, console.number(r[key]))
         parts.append(summary)
         if len(r["per_target"]) > 1:
             per = _table("target", "mse", "mae", "r2")
             for t in r["per_target"]:
-                per.add_row(t["target"], _fmt(t["mse"]), _fmt(t["mae"]), _fmt(t["r2"]))
+                per.add_row(t["target"], *(console.number(t[k]) for k in ("mse", "mae", "r2")))
             parts.append(per)
         return Group(*parts)
-    summary.add_row("accuracy", _fmt(r["accuracy"]))
+    summary.add_row("accuracy", console.number(r["accuracy"]))
     per = _table("class", "precision", "recall", "f1", "support")
     for c in r["per_class"]:
-        per.add_row(str(c["class"]), _fmt(c["precision"]), _fmt(c["recall"]), _fmt(c["f1"]),
+        per.add_row(str(c["class"]), *(console.number(c[k]) for k in ("precision", "recall", "f1")),
                     str(c["support"]))
     matrix = _table("true \\ predicted", *map(str, r["classes"]))
     for label, row in zip(r["classes"], r["confusion_matrix"]):
@@ -87,6 +87,3 @@ def _table(first: str, *numeric: str):
         table.add_column(name, justify="right")
     return table
 
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.6g}"

@@ -55,8 +55,8 @@ def predict(
                          "--output FILE")
     model = load_run(run_dir)
     if model.status not in (None, "finished"):
-        console.info(f"warning: {run_dir} did not finish training (status {model.status}); "
-                     "predicting with its last saved weights")
+        console.warning(f"{run_dir} did not finish training (status {model.status}); "
+                        "predicting with its last saved weights")
     if output is not None:
         _check_output(output)
     with _input_path(source) as (path, name), _spool() as spool:

@@ -19,7 +19,7 @@ def describe(record: dict) -> str:
     parts = []
     for key, value in record.items():
         if key != "epoch":
-            parts.append(f"{key} {'-' if value is None else format(value, '.4g')}")
+            parts.append(f"{key} {console.number(value, 4)}")
     return "  ".join(parts)
 
 
@@ -138,5 +138,5 @@ def sweep_metrics(metrics: dict) -> str:
     """'val_loss 0.2  val_accuracy 0.95' (or the training ones without validation)."""
     part = metrics.get("validation") or metrics.get("train") or {}
     prefix = "val_" if metrics.get("validation") else ""
-    return "  ".join(f"{prefix}{k} {'-' if v is None else format(v, '.4g')}"
+    return "  ".join(f"{prefix}{k} {console.number(v, 4)}"
                      for k, v in part.items())

@@ -52,10 +52,10 @@ def plain_table(found) -> str:
         rows.append([
             label,
             info.date.strftime("%Y-%m-%d %H:%M") if info.date else "-",
-            info.status, batch, _fmt(kv["learning_rate"]),
+            info.status, batch, console.number(kv["learning_rate"], 4),
             "-" if kv["epochs"] is None else str(kv["epochs"]),
             "-".join(map(str, kv["layers"])) if kv["layers"] else "-",
-            *(_fmt(flat.get(m)) for m in metrics),
+            *(console.number(flat.get(m), 4) for m in metrics),
         ])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     left = 7  # text columns up to layers; numbers to the right
@@ -63,7 +63,3 @@ def plain_table(found) -> str:
                        for i, (cell, w) in enumerate(zip(r, widths))).rstrip()
              for r in rows]
     return "\n".join(lines) + "\n"
-
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.4g}"

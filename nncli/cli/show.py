@@ -47,15 +47,12 @@ def show(
         if m.get("validation"):
             table.add_column("validation", justify="right")
         for key, value in m["train"].items():
-            cells = [key, _fmt(value)]
+            cells = [key, console.number(value)]
             if m.get("validation"):
-                cells.append(_fmt(m["validation"].get(key)))
+                cells.append(console.number(m["validation"].get(key)))
             table.add_row(*cells)
         console.show(table)
     chart = loss_chart(history_columns(history))
     if chart is not None:
         console.show(chart)
 
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.6g}"

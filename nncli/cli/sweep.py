@@ -133,7 +133,7 @@ def summary_table(plan, rows: list[dict], aggregate, directory: Path):
         for col in [*metrics, "time"]:
             table.add_column(col, justify="right")
         for r in rows:
-            table.add_row(r["name"], r["status"], *(_fmt(r.get(m)) for m in metrics),
+            table.add_row(r["name"], r["status"], *(console.number(r.get(m), 4) for m in metrics),
                           "-" if r["wall_time"] is None else f"{r['wall_time']:.2f}s")
         return table
     keys = [k for k, _ in plan.axes if k != "seed"]
@@ -149,13 +149,10 @@ def summary_table(plan, rows: list[dict], aggregate, directory: Path):
         cells = [_value(a[k]) for k in keys] + [f"{a['finished']}/{a['seeds']}"]
         for m in metrics:
             mean, std = a[f"{m}_mean"], a[f"{m}_std"]
-            cells.append(_fmt(mean) + ("" if std is None else f" ± {std:.2g}"))
+            cells.append(console.number(mean, 4) + ("" if std is None else f" ± {std:.2g}"))
         table.add_row(*cells)
     return table
 
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.4g}"
 
 
 def _value(value) -> str:

@@ -82,7 +82,7 @@ def train(
         if progress is not None:
             progress.__exit__(None, None, None)
     for problem in outcome.plot_problems:
-        console.info(f"warning: {problem}")
+        console.warning(problem)
     if not quiet:
         console.err.print(summary_table(outcome))
         from .sparkline import history_columns, loss_chart
@@ -114,12 +114,9 @@ def summary_table(outcome: TrainOutcome) -> Table:
     if m["validation"] is not None:
         table.add_column("validation", justify="right")
     for key in m["train"]:
-        row = [key, _fmt(m["train"][key])]
+        row = [key, console.number(m["train"][key])]
         if m["validation"] is not None:
-            row.append(_fmt(m["validation"][key]))
+            row.append(console.number(m["validation"][key]))
         table.add_row(*row)
     return table
 
-
-def _fmt(value) -> str:
-    return "-" if value is None else f"{value:.6g}"

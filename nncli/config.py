@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .data.schema import DataConfig
 from .engine.activations import ACTIVATIONS
 from .engine.init import INITS
-from .engine.losses import LOSSES
+from .engine.losses import LOSSES, default_loss, loss_pairing_error
 from .engine.optim import UPDATES
 from .errors import InputError
 
@@ -54,8 +54,9 @@ class LayerConfig(Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.alpha is not None and self.activation != "leaky_relu":
-            raise ValueError("alpha applies to leaky_relu layers only")
+        if self.alpha is not None and "alpha" not in ACTIVATIONS[self.activation].params:
+            with_alpha = [a for a, cls in ACTIVATIONS.items() if "alpha" in cls.params]
+            raise ValueError(f"alpha applies to {', '.join(with_alpha)} layers only")
         if self.activation == "softmax" and self.units < 2:
             raise ValueError("softmax needs at least 2 units (use sigmoid for one output)")
         if self.weights is not None:
@@ -122,14 +123,9 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        out = self.network.layers[-1].activation
-        loss = self.training.loss or default_loss(out)
-        needs = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "perceptron": "step"}
-        if loss in needs and out != needs[loss]:
-            raise ValueError(f"training.loss {loss} needs a {needs[loss]} output layer, "
-                             f"not {out}")
-        if out == "step" and loss != "perceptron":
-            raise ValueError(f"a step output layer is trained with loss perceptron only, not {loss}")
+        problem = loss_pairing_error(self.loss_name, self.output_activation)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
@@ -140,10 +136,6 @@ class Config(Strict):
     def loss_name(self) -> str:
         return self.training.loss or default_loss(self.output_activation)
 
-
-def default_loss(output_activation: str) -> str:
-    return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
-            "step": "perceptron"}.get(output_activation, "mse")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -66,3 +66,23 @@ network:
     - {{units: 1, activation: sigmoid}}
 training: {{batch: minibatch, batch_size: 8, learning_rate: 0.5, epochs: {epochs}}}
 """
+
+
+def hooks(on_epoch=None, stop=None, on_checkpoint=None):
+    """Training hooks (nncli.training.train.TrainHooks) made of plain functions: ``on_epoch(record)``
+    after every epoch, ``stop()`` after every batch, ``on_checkpoint(path, epoch)``."""
+    from nncli.training.train import TrainHooks
+
+    class FunctionHooks(TrainHooks):
+        def epoch_end(self, record, result):
+            if on_epoch:
+                on_epoch(record)
+
+        def stop_requested(self):
+            return bool(stop and stop())
+
+        def checkpoint_written(self, path, epoch):
+            if on_checkpoint:
+                on_checkpoint(path, epoch)
+
+    return FunctionHooks()

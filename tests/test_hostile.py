@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Cli, write_config
+from conftest import Cli, hooks, write_config
 
 from nncli.training import train as trainer
 from nncli.training.checkpoint import CHECKPOINT, load_checkpoint, restore
@@ -343,7 +343,7 @@ def interrupted_run(tmp_path):
     path = write_config(tmp_path, yaml.safe_dump({**BASE, "name": "xr"}))
     calls = []
     outcome = trainer.train_from_config(path, [], tmp_path / "runs",
-                                        stop_requested=lambda: calls.append(1) or len(calls) > 7)
+                                        hooks(stop=lambda: calls.append(1) or len(calls) > 7))
     assert outcome.metrics["status"] == "interrupted" and outcome.result.epochs_run == 1
     return outcome.run_dir
 

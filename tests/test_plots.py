@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import CONFIGS, Cli, write_config
+from conftest import CONFIGS, Cli, hooks, write_config
 
 from nncli import plots
 from nncli.plots.network import shown_neurons
@@ -288,7 +288,7 @@ def test_the_library_draws_only_when_asked_and_never_for_an_interrupted_run(tmp_
     plain = train_from_config(config, ["training.epochs=2"], tmp_path / "a")
     assert not list(plain.run_dir.glob("*.png"))
     stopped = train_from_config(config, ["training.epochs=5"], tmp_path / "b", plots=True,
-                                stop_requested=lambda: True)
+                                hooks=hooks(stop=lambda: True))
     assert stopped.metrics["status"] == "interrupted"
     assert not list(stopped.run_dir.glob("*.png"))
 

@@ -59,7 +59,7 @@ def test_predictions_on_the_validation_rows_equal_training_exactly(cli, tmp_path
     outcome = train(tmp_path / "runs", CONFIGS / "penguins-csv.yaml", f"dtype={dtype}")
     exp = outcome.experiment
     # What training computed for the validation split (metrics.json comes from this call).
-    _, _, outputs = evaluate(exp.network, exp.loss, exp.X_val, exp.Y_val, exp.metric[1])
+    _, _, outputs = evaluate(exp.network, exp.loss, exp.X_val, exp.Y_val, exp.metric.fn)
     expected = decode_outputs(outputs, exp.dataset.classes)
 
     # The same rows as raw CSV, columns shuffled, plus columns predict must ignore.

@@ -16,11 +16,14 @@ trace all call the same :meth:`Network.forward` and :meth:`Network.backward`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
 from .activations import Activation
 from .losses import Loss
+
+CHUNK_ROWS = 4096  # rows per forward pass when a whole data set is evaluated or predicted
 
 
 @dataclass
@@ -87,6 +90,16 @@ class Network:
                 z += layer.b
             a = layer.activation.forward(z, a_buf[:n])
         return a
+
+    def forward_chunks(self, X: np.ndarray, ws: "Workspace | None" = None
+                       ) -> Iterator[tuple[slice, np.ndarray]]:
+        """(rows, their outputs) for all rows of X, ``ws.capacity`` rows at a time (default:
+        a workspace of CHUNK_ROWS): evaluation and prediction in bounded memory. Each chunk's
+        outputs are a view into ``ws``, valid until the next chunk."""
+        ws = ws or self.workspace(max(1, min(len(X), CHUNK_ROWS)))
+        for start in range(0, len(X), ws.capacity):
+            rows = slice(start, min(start + ws.capacity, len(X)))
+            yield rows, self.forward(X[rows], ws)
 
     def loss(self, loss: Loss, Y: np.ndarray, ws: "Workspace") -> float:
         """Batch-mean loss of the last forward pass (of len(Y) rows) against targets Y."""

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data.prepare import decode_outputs
 from ..errors import InputError
+from ..metrics import HIGHER_IS_BETTER
 from ..runs.load import TrainedModel, load_run
 from ..runs.formats import read_history as _read_history
 
@@ -41,7 +42,7 @@ class Run:
     @property
     def metric(self) -> str | None:
         """accuracy or r2: the metric the run logged beside its loss, if any."""
-        return next((c for c in ("accuracy", "r2") if c in self.history), None)
+        return next((c for c in HIGHER_IS_BETTER if c in self.history), None)
 
 
 @dataclass

@@ -119,7 +119,7 @@ def _labels(model: TrainedModel, table) -> np.ndarray:
 
 
 def score(model: TrainedModel, batches: Iterable[Batch]) -> dict:
-    name, metric = model.metric
+    name, metric = model.metric.name, model.metric.fn
     losses, counts, outputs, targets = [], [], [], []
     for X, Y in batches:
         loss, _, out = evaluate(model.network, model.loss, X, Y, metric)

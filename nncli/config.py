@@ -26,6 +26,7 @@ from .engine.init import INITS
 from .engine.losses import LOSSES, default_loss, loss_pairing_error
 from .engine.optim import UPDATES
 from .errors import InputError
+from .files import read_text
 
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
@@ -208,13 +209,7 @@ def apply_override(raw: dict, assignment: str) -> None:
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read config: {e}") from None
-    raw = parse_yaml(text, str(path))
+    raw = parse_yaml(read_text(path, "config file"), str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

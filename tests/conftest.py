@@ -23,8 +23,11 @@ class Cli:
         return self.runner.invoke(app, [str(a) for a in args], input=input,
                                   catch_exceptions=False)
 
-    def train(self, config, *extra):
-        return self("train", config, "--out", self.out, "--quiet", *extra)
+    def train(self, config, *extra, plots=False):
+        """`nncli train CONFIG --out OUT --quiet`; without pictures unless ``plots`` (they cost
+        time, and only the tests about pictures look at them)."""
+        no_plots = [] if plots or "--no-plots" in extra else ["--no-plots"]
+        return self("train", config, "--out", self.out, "--quiet", *no_plots, *extra)
 
     def run_dirs(self):
         return sorted(p for p in self.out.iterdir() if p.is_dir()) if self.out.exists() else []

@@ -47,7 +47,7 @@ def test_worked_example_b(cli, configs):
 
 
 def test_run_directory_contents(cli, configs):
-    r = cli.train(configs / "blobs.yaml", "--set", "training.epochs=7")
+    r = cli.train(configs / "blobs.yaml", "--set", "training.epochs=7", plots=True)
     assert r.exit_code == 0, r.output
     run = only_run(cli)
     assert run.name.startswith("blobs-")

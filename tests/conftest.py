@@ -10,6 +10,7 @@ from nncli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
+PENGUINS = ROOT / "datasets" / "penguins-synthetic.csv"
 
 
 class Cli:
@@ -41,6 +42,23 @@ def cli(tmp_path):
 @pytest.fixture
 def configs():
     return CONFIGS
+
+
+@pytest.fixture(scope="session")
+def penguins(tmp_path_factory):
+    """configs/penguins-csv.yaml trained for 20 epochs (a TrainOutcome), once per session: the
+    run that predict and evaluate are tested on."""
+    from nncli.training.train import train_from_config
+
+    return train_from_config(CONFIGS / "penguins-csv.yaml", ["training.epochs=20"],
+                             tmp_path_factory.mktemp("penguins"))
+
+
+def assert_input_error(result, message):
+    """Bad input: exit 2, exactly one ``error:`` line, nothing on stdout."""
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {message}\n"
+    assert result.stdout == ""
 
 
 def weights(run_dir):

@@ -14,19 +14,12 @@ from nncli.data.prepare import decode_outputs
 from nncli.training.train import train_from_config
 from nncli.training.loop import evaluate
 
-from conftest import CONFIGS, ROOT, read_json, write_config
-
-PENGUINS = ROOT / "datasets" / "penguins-synthetic.csv"
+from conftest import CONFIGS, PENGUINS, assert_input_error, read_json, write_config
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
 
 def train(out, config=CONFIGS / "penguins-csv.yaml", *overrides):
     return train_from_config(config, ["training.epochs=20", *overrides], out)
-
-
-@pytest.fixture(scope="module")
-def penguins(tmp_path_factory):
-    return train(tmp_path_factory.mktemp("runs"))
 
 
 def penguin_rows():
@@ -44,12 +37,6 @@ def write_csv(path, rows, columns):
 
 def read_output(text):
     return list(csv.DictReader(io.StringIO(text)))
-
-
-def assert_input_error(result, message):
-    assert result.exit_code == 2, result.output
-    assert result.stderr == f"error: {message}\n"
-    assert result.stdout == ""
 
 
 # --- exact predictions -----------------------------------------------------------------------

@@ -192,12 +192,12 @@ def final_quality(s: Scenario, arrays: dict, weights_file: Path, dtype: str):
     """(loss, accuracy or R²) of saved final weights on the training data, by nncli."""
     from nncli.engine.losses import LOSSES
     from nncli.metrics import METRICS
-    from nncli.training.loop import evaluate
+    from nncli.engine.network import evaluate
 
     with np.load(weights_file) as z:
         layers = weights_of({k: z[k] for k in z.files})
     net = nncli_network(s, layers, dtype)
-    loss, metric, _ = evaluate(net, LOSSES[s.loss], arrays["X"], arrays["Y"], METRICS[s.task][1])
+    loss, metric, _ = evaluate(net, LOSSES[s.loss], arrays["X"], arrays["Y"], METRICS[s.task].fn)
     return loss, metric
 
 

@@ -19,7 +19,8 @@ from nncli.data.sources import load_source
 from nncli.engine.losses import LOSSES
 from nncli.training.experiment import prepare, seed_streams
 from nncli.plots import points_of
-from nncli.training.loop import evaluate, fit
+from nncli.engine.network import evaluate
+from nncli.training.loop import fit
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,7 @@ import pytest
 import nncli
 from nncli.data.prepare import decode_outputs
 from nncli.training.train import train_from_config
-from nncli.training.loop import evaluate
+from nncli.engine.network import evaluate
 
 from conftest import CONFIGS, PENGUINS, assert_input_error, read_json, write_config
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]

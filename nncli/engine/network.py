@@ -150,6 +150,22 @@ class Network:
         ])
 
 
+# A non-finite loss is reported by the caller (as divergence); NumPy's warnings add nothing.
+@np.errstate(over="ignore", invalid="ignore")
+def evaluate(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, metric,
+             ws: "Workspace | None" = None) -> tuple[float, float | None, np.ndarray]:
+    """Loss, ``metric(outputs, Y)`` and the outputs of the current weights on (X, Y), in
+    chunks of ``ws.capacity`` rows (the batch-size-weighted mean of the chunks' losses)."""
+    ws = ws or net.workspace(max(1, min(len(X), CHUNK_ROWS)))
+    outputs = np.empty((len(X), net.n_outputs), dtype=net.dtype)
+    total = 0.0
+    for rows, out in net.forward_chunks(X, ws):
+        outputs[rows] = out
+        total += net.loss(loss, Y[rows], ws) * (rows.stop - rows.start)
+    return total / len(X), metric(outputs, Y), outputs
+
+
+
 class Workspace:
     """Per-layer buffers for batches of up to ``capacity`` rows.
 

@@ -20,10 +20,10 @@ from ..data.prepare import encode_targets
 from ..data.sources import parse_labels  # the training reader's label rules
 from ..errors import InputError
 from ..files import finite_or_none
+from ..engine.network import evaluate
 from ..metrics import class_index, r2
 from .load import TrainedModel
 from .predict import require_columns
-from ..training.loop import evaluate
 
 # (network inputs: scaled feature rows in the run's dtype, 2-D network targets)
 Batch = tuple[np.ndarray, np.ndarray]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..config import TrainingConfig
 from ..engine.losses import Loss
-from ..engine.network import CHUNK_ROWS, Network
+from ..engine.network import CHUNK_ROWS, Network, evaluate
 from ..engine.optim import Updater
 from ..metrics import Metric
 
@@ -68,20 +68,6 @@ def epoch_batches(order: np.ndarray, size: int, shuffle: bool,
         rng.shuffle(order)
     for start in range(0, len(order), size):
         yield order[start:start + size]
-
-
-# Divergence is detected and reported; NumPy's overflow warnings would only add noise.
-@np.errstate(over="ignore", invalid="ignore")
-def evaluate(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, metric,
-             ws=None) -> tuple[float, float | None, np.ndarray]:
-    """Loss, metric and outputs of the current weights on (X, Y), in chunks of ws.capacity."""
-    ws = ws or net.workspace(max(1, min(len(X), CHUNK_ROWS)))
-    outputs = np.empty((len(X), net.n_outputs), dtype=net.dtype)
-    total = 0.0
-    for rows, out in net.forward_chunks(X, ws):
-        outputs[rows] = out
-        total += net.loss(loss, Y[rows], ws) * (rows.stop - rows.start)
-    return total / len(X), metric(outputs, Y), outputs
 
 
 @np.errstate(over="ignore", invalid="ignore")

@@ -14,7 +14,8 @@ from ..runs.directory import RunWriter, is_partial, lock_dir, unlock_dir
 from ..runs.formats import config_yaml, history_csv, model_description
 from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
 from .experiment import Experiment, prepare
-from .loop import FitResult, Hooks, evaluate, fit
+from ..engine.network import evaluate
+from .loop import FitResult, Hooks, fit
 
 
 class TrainHooks(Hooks):

@@ -5,20 +5,23 @@ Every file nncli writes goes through :func:`write_atomic`: a temporary file in t
 flushed to disk and renamed over the target, so a reader (or whatever survives a crash) sees
 the old file or the new one, never half of one. Every file nncli reads back goes through
 :func:`read_bytes` / :func:`read_text` / :func:`read_json`, which turn "missing" and
-"unreadable" into an :class:`InputError` naming the file.
+"unreadable" into an :class:`InputError` naming the file. Every failure of the machine met
+while writing (a full disk, a read-only file system) becomes one message through
+:func:`os_failure`, the one place where OS errors are put into words.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
-from .errors import InputError
+from .errors import InputError, OutputFailed
 
 UMASK = os.umask(0o22)  # read it (the only way) and put it back at once
 os.umask(UMASK)
@@ -89,9 +92,10 @@ def read_text(path: str | Path, what: str = "file", in_run: str | None = None) -
 
 def parse_json(text: str, where: str):
     """JSON as the standard defines it: NaN and Infinity are refused (Python's parser accepts
-    them), and so is nesting too deep to read."""
+    them), and so are nesting too deep to read and integers too large for a float (Python
+    reads them exactly, and then every float conversion of them fails)."""
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, parse_int=_int)
     except ValueError as e:
         raise InputError(f"{where}: not valid JSON: {e}") from None
     except RecursionError:
@@ -106,9 +110,63 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _FLOAT_MAX:
+        shown = text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
+        raise ValueError(f"the integer {shown} is too large for a number")
+    return value
+
+
+_FLOAT_MAX = int(1.7976931348623157e308)  # the largest float, as an exact integer
+
+
 def finite_or_none(value) -> float | None:
     """JSON has no NaN or infinity: an undefined or non-finite value is recorded as null."""
     if value is None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures of the machine, in words
+
+# What an OSError means, and whose it is: a path the user chose that cannot be used is bad
+# input (exit 2); a machine that cannot hold the result fails the work (exit 1).
+OS_ERRORS: dict[int, tuple[str, type[Exception]]] = {
+    errno.ENOSPC: ("no space left on device", OutputFailed),
+    errno.EDQUOT: ("disk quota exceeded", OutputFailed),
+    errno.EFBIG: ("file too large for the file system", OutputFailed),
+    errno.EIO: ("input/output error", OutputFailed),
+    errno.EROFS: ("read-only file system", InputError),
+    errno.EACCES: ("permission denied", InputError),
+    errno.EPERM: ("operation not permitted", InputError),
+    errno.ENAMETOOLONG: ("file name too long", InputError),
+    errno.ENOENT: ("no such file or directory", InputError),
+    errno.ENOTDIR: ("not a directory", InputError),
+    errno.EISDIR: ("is a directory", InputError),
+    errno.EBADF: ("the stream is closed", OutputFailed),
+}
+
+
+def os_reason(e: OSError) -> str:
+    """'no space left on device': what an OSError says, in the words nncli uses."""
+    known = OS_ERRORS.get(e.errno)
+    return known[0] if known else (e.strerror or str(e) or type(e).__name__)
+
+
+def os_failure(e: OSError, path: str | Path, doing: str = "write") -> Exception:
+    """The exception to raise for ``e``, met while ``doing`` ``path``: one line naming the path
+    and what went wrong; InputError (exit 2) or OutputFailed (exit 1) as :data:`OS_ERRORS` says."""
+    kind = OS_ERRORS.get(e.errno, ("", OutputFailed))[1]
+    return kind(f"{path}: cannot {doing}: {os_reason(e)}")
+
+
+@contextlib.contextmanager
+def os_errors(path: str | Path, doing: str = "write") -> Iterator[None]:
+    """Turn an OSError inside the block into :func:`os_failure`'s exception."""
+    try:
+        yield
+    except OSError as e:
+        raise os_failure(e, path, doing) from None

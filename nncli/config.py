@@ -150,6 +150,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _mapping_without_duplicates(loader, node, deep=False):
     seen = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):  # `? [1, 2] : 3`: no config key
+            raise yaml.MarkedYAMLError(problem="a key must be a plain name, not a list or "
+                                       "mapping", problem_mark=key_node.start_mark)
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             mark = key_node.start_mark
@@ -186,7 +189,12 @@ def apply_override(raw: dict, assignment: str) -> None:
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
         raise InputError(f"--set {assignment!r}: expected KEY=VALUE, e.g. training.learning_rate=0.05")
-    value = parse_yaml(text, f"--set {key}")
+    set_value(raw, key, parse_yaml(text, f"--set {key}"), f"--set {key}")
+
+
+def set_value(raw: dict, key: str, value: Any, where: str) -> None:
+    """Put ``value`` (as parsed, not validated) at the dotted ``key`` of the raw config dict;
+    ``where`` names the option in messages."""
     parts = key.strip().split(".")
     node: Any = raw
     for depth, part in enumerate(parts):
@@ -194,11 +202,11 @@ def apply_override(raw: dict, assignment: str) -> None:
         path = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise InputError(f"--set {key}: {path} is not an index of the list "
+                raise InputError(f"{where}: {path} is not an index of the list "
                                  f"(0..{len(node) - 1})")
             part = int(part)
         elif not isinstance(node, dict):
-            raise InputError(f"--set {key}: {'.'.join(parts[:depth])} is not a mapping")
+            raise InputError(f"{where}: {'.'.join(parts[:depth])} is not a mapping")
         if last:
             node[part] = value
         else:
@@ -209,6 +217,12 @@ def apply_override(raw: dict, assignment: str) -> None:
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     path = Path(path)
+    return validate_config(load_raw(path, overrides), str(path))
+
+
+def load_raw(path: str | Path, overrides: list[str] = ()) -> dict:
+    """The config file's mapping with the ``--set`` overrides applied, not validated yet."""
+    path = Path(path)
     raw = parse_yaml(read_text(path, "config file"), str(path))
     if raw is None:
         raw = {}
@@ -216,7 +230,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         raise InputError(f"{path}: the config must be a mapping of keys (name, data, network, ...)")
     for assignment in overrides:
         apply_override(raw, assignment)
-    return validate_config(raw, str(path))
+    return raw
 
 
 def validate_config(raw: dict, where: str) -> Config:

@@ -106,6 +106,20 @@ def read_json(path: str | Path, what: str = "JSON file", in_run: str | None = No
     return parse_json(read_text(path, what, in_run), str(path))
 
 
+def validated(data, schema, where: str):
+    """``data`` (read back from a file) checked by type against the pydantic model ``schema``;
+    an InputError naming ``where`` and the first key that is wrong. Every file nncli reads back
+    has one such schema, beside its reader."""
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        raise InputError(f"{where}: {key.lstrip('.') + ': ' if key else ''}{err['msg']}") from None
+
+
 def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 

@@ -6,7 +6,7 @@
 | history.csv | :func:`history_csv` | :func:`read_history` |
 | weights.npz | :func:`weights_npz` | ``runs.load.read_weights`` |
 | model.json | :func:`model_description` | ``runs.load.check_description`` |
-| metrics.json | the trainer (``training.train.final_metrics``) | ``runs.index.read_run`` |
+| metrics.json | the trainer (``training.train.final_metrics``) | :func:`read_metrics` |
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from .. import __version__
 from ..errors import InputError, TrainingFailed
-from ..files import read_text
+from ..files import read_json, read_text, validated
 
 FORMAT_VERSION = 1
 
@@ -127,3 +129,26 @@ def model_description(experiment) -> dict:
 def _plain(value):
     """numpy scalars to the Python values JSON can hold."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+class Metrics(BaseModel):
+    """metrics.json as nncli reads it back: every key it uses, by type. Keys it does not know
+    are let through unread (a newer nncli may add some)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+    status: Literal["finished", "diverged", "interrupted"]
+    reason: str
+    epochs: Annotated[int, Field(ge=1)]
+    epochs_run: Annotated[int, Field(ge=0)]
+    wall_time: Annotated[float, Field(ge=0)]
+    train: dict[str, float | None] | None
+    validation: dict[str, float | None] | None
+    resumed_from: str | None = None
+
+
+def read_metrics(path: str | Path) -> dict:
+    """A run's metrics.json, checked by type (:class:`Metrics`); InputError naming the file."""
+    data = read_json(path, "metrics file", in_run="not a finished nncli run")
+    validated(data, Metrics, str(path))
+    return data

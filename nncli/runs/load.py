@@ -25,8 +25,9 @@ from ..engine.activations import ACTIVATIONS, make_activation
 from ..engine.losses import LOSSES, Loss
 from ..engine.network import Layer, Network
 from ..errors import InputError
+from ..files import read_json
 from ..metrics import METRICS
-from .formats import FORMAT_VERSION
+from .formats import FORMAT_VERSION, read_metrics
 
 
 @dataclass
@@ -147,23 +148,7 @@ class _Spec:
 
 
 def _read_json(file: Path) -> dict:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{file.parent}: no {file.name} (not a finished nncli run)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{file}: cannot read: {e}") from None
-    try:
-        # JSON has no NaN or Infinity; Python's parser accepts them, so refuse them here.
-        return json.loads(text, parse_constant=_no_constant)
-    except ValueError as e:
-        raise InputError(f"{file}: not valid JSON: {e}") from None
-    except RecursionError:
-        raise InputError(f"{file}: not a model description (nested too deeply)") from None
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
+    return read_json(file, "model description", in_run="not a finished nncli run")
 
 
 def check_description(d, file: Path) -> _Spec:
@@ -269,12 +254,12 @@ def _classes_ok(v) -> bool:
 
 
 def _status(file: Path) -> str | None:
-    """metrics.json's status, only to warn about a run that did not finish; None if unknown."""
+    """metrics.json's status, only to warn about a run that did not finish; None if unknown
+    (predict needs no metrics.json: a damaged one does not stop it)."""
     try:
-        status = json.loads(file.read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
+        return read_metrics(file)["status"]
+    except InputError:
         return None
-    return status if isinstance(status, str) else None
 
 
 # --- weights.npz ---------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import __version__
 from ..errors import InputError
+from ..files import parse_json
 from ..runs.formats import check_finite
 from .loop import FitResult
 
@@ -106,10 +107,9 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
     if text.dtype.kind != "U" or text.shape != ():
         raise InputError(f"{path}: 'state' is not a text")
     try:
-        state = _State.model_validate(json.loads(str(text[()])))
-    except (ValueError, RecursionError) as e:  # JSONDecodeError, ValidationError: ValueErrors
-        detail = _first_error(e) if isinstance(e, ValidationError) else str(e) or "nested too deeply"
-        raise InputError(f"{path}: state: {detail}") from None
+        state = _State.model_validate(parse_json(str(text[()]), f"{path}: state"))
+    except ValidationError as e:
+        raise InputError(f"{path}: state: {_first_error(e)}") from None
     if state.format_version != FORMAT_VERSION:
         raise InputError(f"{path}: checkpoint format {state.format_version}; this nncli reads "
                          f"format {FORMAT_VERSION}")

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .build import build_network, resolve_network
+from .loop import batch_rows
+from .. import memory
 from ..config import Config
 from ..data.prepare import Scaler, split_indices, target_matrix, training_matrix
 from ..data.sources import Dataset, load_source
@@ -81,7 +83,12 @@ def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:
 def prepare(config: Config, config_path: Path) -> Experiment:
     streams = seed_streams(config.seed)
     data_seed = int(streams["data"].generate_state(1)[0])
+    planned = generated_shape(config.data)
+    if planned:  # before a generator spends hours or gigabytes on it
+        check_memory(config, *planned)
     dataset = load_source(config.data, config_path.parent, data_seed, config.dtype)
+    if not planned:
+        check_memory(config, *dataset.X.shape)
     config = resolve(config, config_path, dataset)
     dtype = config.dtype
     check_finite(dataset.X, dtype)
@@ -103,6 +110,33 @@ def prepare(config: Config, config_path: Path) -> Experiment:
         scaler=scaler, X=X, Y=Y, train_idx=train_idx, val_idx=val_idx,
         shuffle_rng=np.random.default_rng(streams["shuffle"]),
     )
+
+
+def generated_shape(data) -> tuple[int, int] | None:
+    """(rows, features) of generated data, known from its config before it is made; None for
+    data that are read (their size is known once read)."""
+    n = getattr(data, "n_samples", None)
+    if n is None or data.source == "csv":
+        return None
+    return max(n, 4), getattr(data, "n_features", 2)  # xor: 4 points without n_samples
+
+
+def check_memory(config: Config, n_rows: int, n_features: int) -> None:
+    """Refuse a config whose data and network would not fit in memory (nncli.memory), naming
+    what asks for the most: the number of samples, or the widest layer."""
+    itemsize = np.dtype(config.dtype).itemsize
+    layers = config.network.layers
+    units = [layer.units for layer in layers]
+    batch = batch_rows(config.training, n_rows)
+    data = memory.dataset(n_rows, n_features, units[-1], itemsize)
+    net = memory.network(units, n_features, itemsize, batch, n_rows)
+    if data >= net:
+        what = "data.n_samples" if generated_shape(config.data) else "data"
+        memory.require(f"{what} ({n_rows} rows of {n_features} features)", data + net)
+    else:
+        fan_ins = [n_features] + units[:-1]
+        i = max(range(len(units)), key=lambda k: (fan_ins[k] + 1) * units[k])
+        memory.require(f"network.layers[{i}] (layer {i + 1}).units ({units[i]})", data + net)
 
 
 def check_finite(X: np.ndarray, dtype: str) -> None:

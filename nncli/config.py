@@ -10,6 +10,7 @@ later by ``experiment.prepare``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import types
@@ -143,8 +144,30 @@ class Config(Strict):
 # Loading
 
 
+# A config is written by hand: PyYAML reads about 20,000 values a second (10 million inline
+# weights would take minutes and gigabytes before anything could check them), so a config
+# holds at most this many values, and a file larger than this is not read at all.
+MAX_CONFIG_VALUES = 50_000
+MAX_CONFIG_BYTES = 2_000_000
+
+
+class _TooManyValues(Exception):
+    pass
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader (no object-constructing tags) that refuses duplicate keys."""
+    """SafeLoader (no object-constructing tags) that refuses duplicate keys and stops reading
+    after MAX_CONFIG_VALUES values."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.values = 0
+
+    def compose_node(self, parent, index):
+        self.values += 1
+        if self.values > MAX_CONFIG_VALUES:
+            raise _TooManyValues
+        return super().compose_node(parent, index)
 
 
 def _mapping_without_duplicates(loader, node, deep=False):
@@ -182,6 +205,9 @@ def parse_yaml(text: str, where: str) -> Any:
         raise InputError(f"{where}: invalid YAML: {' '.join(str(e).split())}") from None
     except RecursionError:  # PyYAML recurses once per level: [[[[...]]]]
         raise InputError(f"{where}: invalid YAML: nested too deeply") from None
+    except _TooManyValues:
+        raise InputError(f"{where}: too large: more than {MAX_CONFIG_VALUES} values (a config "
+                         f"holds at most that many; put large data in a CSV file)") from None
 
 
 def apply_override(raw: dict, assignment: str) -> None:
@@ -223,6 +249,10 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
 def load_raw(path: str | Path, overrides: list[str] = ()) -> dict:
     """The config file's mapping with the ``--set`` overrides applied, not validated yet."""
     path = Path(path)
+    with contextlib.suppress(OSError):  # a missing file is read_text's to report
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise InputError(f"{path}: too large: {path.stat().st_size} bytes; a config file "
+                             f"holds at most {MAX_CONFIG_BYTES} (put large data in a CSV file)")
     raw = parse_yaml(read_text(path, "config file"), str(path))
     if raw is None:
         raw = {}

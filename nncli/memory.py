@@ -102,6 +102,12 @@ def network(units: list[int], n_inputs: int, itemsize: int, batch: int, n_rows: 
     return itemsize * (4 * params + 3 * rows * (n_inputs + sum(units)))
 
 
+def model(units: list[int], n_inputs: int, itemsize: int) -> int:
+    """A trained network used for prediction: its parameters and the activations of a
+    chunk of rows."""
+    return itemsize * (parameters(units, n_inputs) + 2 * EVAL_ROWS * (n_inputs + sum(units)))
+
+
 def parameters(units: list[int], n_inputs: int) -> int:
     """Weights and biases of layers ``units`` on ``n_inputs`` features."""
     fan_in, total = n_inputs, 0

@@ -22,7 +22,7 @@ import hashlib
 import io
 import json
 import math
-import zipfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +33,13 @@ from .. import __version__
 from ..errors import InputError
 from ..files import parse_json
 from ..runs.formats import check_finite
+from ..runs.npz import read_npz
 from .loop import FitResult
 
 CHECKPOINT = "checkpoint.npz"
 FORMAT_VERSION = 1
 _RESERVED = ("order", "state")  # the array names beside the parameters
+_PARAMETER = re.compile(r"[Wb][1-9][0-9]{0,3}")
 
 
 class _State(BaseModel):
@@ -95,11 +97,9 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
     if not path.is_file():
         raise InputError(f"{run_dir}: no {CHECKPOINT}, so nothing to resume (only an interrupted "
                          f"run, or the hidden .partial directory of a checkpointed one, has it)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: unreadable: {e}") from None
+    arrays = read_npz(path, lambda name: name in _RESERVED or _PARAMETER.fullmatch(name),
+                      "a checkpoint holds W1, b1, W2, ..., order and state",
+                      lambda name, shape, dtype: None)  # checked against the config in restore
     missing = [k for k in _RESERVED if k not in arrays]
     if missing:
         raise InputError(f"{path}: no {missing[0]!r} array (not an nncli checkpoint)")

@@ -67,7 +67,7 @@ class RunInfo:
             "date": self.date.isoformat(timespec="seconds") if self.date else None,
             **self.key_values(),
             "epochs_run": m.get("epochs_run"), "wall_time": m.get("wall_time"),
-            "reason": m.get("reason") or self.error,
+            "reason": self.error or m.get("reason"),  # a damaged run: what is wrong
             "train": m.get("train"), "validation": m.get("validation"),
         }
 

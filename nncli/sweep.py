@@ -33,6 +33,8 @@ import re
 import reprlib
 import signal
 import statistics
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,7 @@ from pydantic import BaseModel, ConfigDict
 from . import memory
 from .config import RUN_NAME, load_raw, parse_yaml, set_value, validate_config
 from .errors import InputError, TrainingFailed
-from .files import read_json, validated, write_atomic
+from .files import os_errors, os_failure, read_json, validated, write_atomic
 from .metrics import HIGHER_IS_BETTER, is_metric_column
 from .runs.index import (FINAL_STATUSES, SUMMARY_FILE, SWEEP_FILE, find_runs, flat_metrics)
 
@@ -277,8 +279,9 @@ def open_sweep(sweep: Sweep, out: str | Path) -> Path:
     except (FileExistsError, NotADirectoryError):
         raise InputError(f"--out {out}: not a directory") from None
     except OSError as e:
-        raise InputError(f"--out {out}: cannot create {directory}: {e.strerror}") from None
-    write_atomic(described, (json.dumps(sweep.describe(), indent=2) + "\n").encode())
+        raise os_failure(e, directory, "create") from None
+    with os_errors(described):
+        write_atomic(described, (json.dumps(sweep.describe(), indent=2) + "\n").encode())
     return directory
 
 
@@ -313,10 +316,22 @@ def earlier_outcomes(sweep: Sweep, directory: Path) -> dict[str, Outcome]:
 _in_run = False  # set while a local worker trains: Ctrl-C then aborts the run
 
 
-def _worker_init() -> None:
+def _worker_init(sweep_pid: int) -> None:
     """Local workers: Ctrl-C (sent to the whole process group) aborts the run in progress
-    cleanly, and is ignored by an idle worker, which would otherwise print a traceback."""
+    cleanly, and is ignored by an idle worker, which would otherwise print a traceback. And a
+    worker exits when the sweep process is gone, however it ended."""
     signal.signal(signal.SIGINT, _on_sigint)
+    threading.Thread(target=_exit_with_the_sweep, args=(sweep_pid,), daemon=True,
+                     name="nncli-sweep-watch").start()
+
+
+def _exit_with_the_sweep(sweep_pid: int, every: float = 0.5) -> None:
+    """A killed sweep (SIGKILL, out of memory) cannot tell its workers; an orphaned worker
+    would wait on its task queue forever. The kernel gives an orphan a new parent, so a
+    parent that changed means the sweep is gone (checked twice a second)."""
+    while os.getppid() == sweep_pid:
+        time.sleep(every)
+    os._exit(1)  # a run in progress is left as a killed one is: resumable from a checkpoint
 
 
 def _on_sigint(signum, frame):
@@ -358,7 +373,8 @@ class LocalPool:
 
         self.jobs = jobs
         self.executor = cf.ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+            initargs=(os.getpid(),))
 
     def describe(self) -> str:
         return f"{self.jobs} local process{'es' if self.jobs > 1 else ''}"
@@ -565,10 +581,13 @@ def write_summary(sweep: Sweep, directory: Path, results: dict[str, Outcome]) ->
     rows = summary_rows(sweep, results)
     columns = (["name", "status"] + [k for k, _ in sweep.axes] + ["epochs_run", "wall_time"]
                + metric_columns(rows) + ["run_dir", "error"])
-    write_atomic(directory / SUMMARY_FILE, _csv(rows, columns).encode())
+    with os_errors(directory / SUMMARY_FILE):
+        write_atomic(directory / SUMMARY_FILE, _csv(rows, columns).encode())
     if sweep.seeded:
         agg = aggregate_rows(sweep, rows)
-        write_atomic(directory / AGGREGATE_FILE, _csv(agg, list(agg[0]) if agg else []).encode())
+        with os_errors(directory / AGGREGATE_FILE):
+            write_atomic(directory / AGGREGATE_FILE,
+                         _csv(agg, list(agg[0]) if agg else []).encode())
     return rows
 
 

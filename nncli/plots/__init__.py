@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Callable
 
-from ..errors import InputError
+from ..errors import InputError, OutputFailed
 from .run import Points, Run, history_arrays, load, points_from_config, points_of
 from .style import save
 
@@ -77,12 +78,15 @@ def draw_comparison(runs: list[Run]):
     return loss_figure(runs)
 
 
-def write_run_plots(run_dir: str | Path, experiment=None) -> list[str]:
+def write_run_plots(run_dir: str | Path, experiment=None,
+                    stop: Callable[[], bool] = lambda: False) -> list[str]:
     """Write every picture that applies into ``run_dir``; return the problems, never raise.
 
     Called on a finished run before it is published: a picture that cannot be drawn must not
-    cost the run, so any error becomes a message. ``experiment`` (the one just trained) saves
-    loading the data again for the boundary and fit pictures.
+    cost the run, so any error becomes a message; only a machine that cannot store it (a full
+    disk: OutputFailed) stops the work. ``experiment`` (the one just trained) saves loading the
+    data again for the boundary and fit pictures. ``stop()`` is asked before each picture: a
+    signal (Ctrl-C, SIGTERM) stops the drawing, and the caller says so.
     """
     problems = []
     with warnings.catch_warnings():
@@ -93,8 +97,12 @@ def write_run_plots(run_dir: str | Path, experiment=None) -> list[str]:
             return [f"no pictures: {e}"]
         points = points_of(experiment) if experiment is not None else None
         for what in applicable(run):
+            if stop():
+                break
             try:
                 save(draw(run, what, points), run.path / FILES[what])
+            except OutputFailed:
+                raise
             except Exception as e:  # noqa: BLE001
                 problems.append(f"{FILES[what]} not written: {type(e).__name__}: {e}")
     return problems

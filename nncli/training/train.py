@@ -154,7 +154,7 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
         # run gets none (a second Ctrl-C while drawing would cost the run).
         if plots and result.status != "interrupted":
             from ..plots import write_run_plots
-            plot_problems = write_run_plots(writer.tmp, experiment)
+            plot_problems = write_run_plots(writer.tmp, experiment, hooks.stop_requested)
         run_dir = writer.commit()
     except BaseException as e:
         # Kept under its hidden name: an assembled run, and the last checkpoint when the

@@ -78,7 +78,7 @@ def read_bytes(path: str | Path, what: str = "file", in_run: str | None = None) 
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a {what}") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read {what}: {e.strerror or e}") from None
+        raise InputError(f"{path}: cannot read {what}: {os_reason(e)}") from None
 
 
 def read_text(path: str | Path, what: str = "file", in_run: str | None = None) -> str:

@@ -94,7 +94,7 @@ def read_run(path: Path) -> RunInfo:
     config_file = path / "config.yaml"
     if config_file.exists():
         try:
-            config = load_config(config_file)  # the config's own schema
+            config = load_config(config_file, fast=True)  # the config's own schema
             info.config = config.model_dump(mode="json")
             info.name = config.name or ""
         except InputError as e:

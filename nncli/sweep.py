@@ -299,8 +299,11 @@ def earlier_outcomes(sweep: Sweep, directory: Path) -> dict[str, Outcome]:
     names = {p.name for p in sweep.points}
     done: dict[str, Outcome] = {}
     found = [info for _, info in find_runs(directory)]
-    damaged = next((info for info in found if info.status == "damaged"), None)
-    if damaged:  # whether its point is done cannot be told: say so rather than guess
+    # A damaged run: whether its point is done cannot be told, so say so rather than guess.
+    # (A damaged summary.csv blocks nothing: it is written again from the runs.)
+    damaged = next((info for info in found
+                    if info.status == "damaged" and info.path.name != SUMMARY_FILE), None)
+    if damaged:
         raise InputError(damaged.error)
     runs = [info for info in found if info.status in FINAL_STATUSES and info.name in names]
     for info in sorted(runs, key=lambda i: (i.date is None, i.date, i.path.name)):

@@ -178,6 +178,9 @@ def test_a_damaged_summary_csv_is_listed_not_fatal(cli, swept):
     assert summary["reason"].startswith(f"{sweep_dir}/summary.csv: line 2: name: String should "
                                         f"match pattern")
     assert sum(run["status"] == "finished" for run in listed.values()) == 2
+    r = cli(*args)  # the sweep resumes (both points done) and writes its summary again
+    assert r.exit_code == 0, r.output
+    assert (sweep_dir / "summary.csv").read_text().startswith("name,status,training.learning_rate,")
 
 
 @pytest.mark.parametrize("value", [

@@ -246,3 +246,18 @@ def test_all_members_together_are_checked_against_memory_before_any_is_read(run,
     monkeypatch.setenv("NNCLI_MAX_MEMORY", "1M")
     assert load_checkpoint(run).state.epochs_done == 1
     assert len(reads) == 6  # W1, b1, W2, b2, order, state
+
+
+def test_other_sizes_of_generated_data_are_estimated_too(cli, tmp_path, monkeypatch, limit_1g):
+    """make_blobs keeps a row per centre (its mean, count and spread) before drawing."""
+    from nncli.training import experiment
+
+    monkeypatch.setattr(experiment, "load_source", lambda *a: pytest.fail("data generated"))
+    config = write_config(tmp_path, """name: b
+data: {source: blobs, n_samples: 100, centers: 1000000000}
+network: {layers: [{units: 2, activation: softmax}]}
+""")
+    # 1e9 centres x (2 features + 3) x 8 bytes
+    assert_too_large(cli.train(config), "data.centers (1000000000): too large: needs about 40.0 "
+                                        "GB of memory, and the limit is NNCLI_MAX_MEMORY=1G "
+                                        "(NNCLI_MAX_MEMORY sets the limit)")

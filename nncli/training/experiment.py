@@ -123,20 +123,24 @@ def generated_shape(data) -> tuple[int, int] | None:
 
 def check_memory(config: Config, n_rows: int, n_features: int) -> None:
     """Refuse a config whose data and network would not fit in memory (nncli.memory), naming
-    what asks for the most: the number of samples, or the widest layer."""
+    what asks for the most: the number of samples, another size of generated data (blob
+    centres, ...), or the widest layer."""
     itemsize = np.dtype(config.dtype).itemsize
-    layers = config.network.layers
-    units = [layer.units for layer in layers]
+    units = [layer.units for layer in config.network.layers]
     batch = batch_rows(config.training, n_rows)
-    data = memory.dataset(n_rows, n_features, units[-1], itemsize)
-    net = memory.network(units, n_features, itemsize, batch, n_rows)
-    if data >= net:
-        what = "data.n_samples" if generated_shape(config.data) else "data"
-        memory.require(f"{what} ({n_rows} rows of {n_features} features)", data + net)
-    else:
-        fan_ins = [n_features] + units[:-1]
-        i = max(range(len(units)), key=lambda k: (fan_ins[k] + 1) * units[k])
-        memory.require(f"network.layers[{i}] (layer {i + 1}).units ({units[i]})", data + net)
+    generated = generated_shape(config.data) is not None
+    rows = "data.n_samples" if generated else "data"
+    parts = {f"{rows} ({n_rows} rows of {n_features} features)":
+             memory.dataset(n_rows, n_features, units[-1], itemsize)}
+    if generated:  # a generator's tables: per centre, class, ... a row of features and more
+        for key, value in config.data.model_dump().items():
+            if key not in ("n_samples", "n_features") and type(value) is int:
+                parts[f"data.{key} ({value})"] = memory.arrays([(value, n_features + 3)], 8)
+    fan_ins = [n_features] + units[:-1]
+    i = max(range(len(units)), key=lambda k: (fan_ins[k] + 1) * units[k])
+    parts[f"network.layers[{i}] (layer {i + 1}).units ({units[i]})"] = memory.network(
+        units, n_features, itemsize, batch, n_rows)
+    memory.require(max(parts, key=parts.get), sum(parts.values()))
 
 
 def check_finite(X: np.ndarray, dtype: str) -> None:

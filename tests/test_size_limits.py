@@ -261,3 +261,14 @@ network: {layers: [{units: 2, activation: softmax}]}
     assert_too_large(cli.train(config), "data.centers (1000000000): too large: needs about 40.0 "
                                         "GB of memory, and the limit is NNCLI_MAX_MEMORY=1G "
                                         "(NNCLI_MAX_MEMORY sets the limit)")
+
+
+def test_too_many_sweep_workers_are_refused_before_any_starts(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("NNCLI_MAX_MEMORY", "500M")
+    config = write_config(tmp_path, noisy_xor(1, "xr"))
+    r = cli("sweep", config, "--seeds", "100", "--jobs", "10000", "--out", cli.out)
+    # as many workers as runs at most (100), about 60 MB each (memory.WORKER)
+    assert_too_large(r, "--jobs 10000 (100 worker processes): too large: needs about 6.0 GB of "
+                        "memory, and the limit is NNCLI_MAX_MEMORY=500M (NNCLI_MAX_MEMORY sets "
+                        "the limit)")
+    assert not cli.out.exists()

@@ -144,8 +144,6 @@ BAD_CONFIGS = {
                      "the output layer has 4 units but the data has 3 classes"),
     "ce on regression": ("data: {source: regression}\nnetwork: {layers: [{units: 2, activation: softmax}]}\n",
                          "training.loss: cross_entropy needs a classification target"),
-    "batch too large": ("data: {source: iris}\nnetwork: {layers: [{units: 3, activation: softmax}]}\n"
-                        "training: {batch_size: 500}\n", "training.batch_size: 500 is larger than the training set (120 rows)"),
     "input mismatch": ("data: {source: iris}\nnetwork: {input: 3, layers: [{units: 3, activation: softmax}]}\n",
                        "network.input: 3 but the data has 4 features"),
     "first layer weights": ("data: {source: iris}\nnetwork: {layers: [{units: 3, activation: softmax, "

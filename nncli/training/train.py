@@ -11,7 +11,7 @@ from typing import Callable
 from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
 from ..config import load_config
 from ..errors import InputError
-from .experiment import Experiment, batch_size, prepare
+from .experiment import Experiment, batch_size, divergence_hint, prepare
 from ..files import finite_or_none
 from ..runs.directory import RunWriter, is_partial, lock_dir, unlock_dir
 from ..runs.formats import config_yaml, history_csv, model_description
@@ -146,13 +146,16 @@ def run_fit(experiment: Experiment, on_epoch=None, stop_requested=lambda: False,
     cfg = experiment.config
     t = cfg.training
     validation = (experiment.X_val, experiment.Y_val) if experiment.has_validation else None
-    return fit(
+    result = fit(
         experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
         batching=Batching(batch_size(cfg, len(experiment.X_train)), t.shuffle),
         epochs=t.epochs, learning_rate=t.learning_rate, update=t.update,
         rng=experiment.shuffle_rng, metric=experiment.metric, validation=validation,
         on_epoch=on_epoch, stop_requested=stop_requested, resume=resume,
         on_epoch_end=on_epoch_end)
+    if result.status == "diverged":
+        result.reason += divergence_hint(experiment)
+    return result
 
 
 def final_metrics(experiment: Experiment, result: FitResult) -> dict:
@@ -160,11 +163,14 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     name, fn = experiment.metric
     net, loss = experiment.network, experiment.loss
 
-    def split(X, Y):
+    def split(X, Y, part):
         if len(X) == 0:
             return None
-        value, metric, _ = evaluate(net, loss, X, Y, fn)
-        return {"loss": finite_or_none(value), name: finite_or_none(metric)}
+        value, metric, outputs = evaluate(net, loss, X, Y, fn)
+        # loss in training units; regression adds R², RMSE and MAE in the target's units
+        in_units = {k: finite_or_none(v)
+                    for k, v in experiment.in_data_units(outputs, part).items()}
+        return {"loss": finite_or_none(value), name: finite_or_none(metric), **in_units}
 
     epochs = experiment.config.training.epochs
     reason = result.reason or f"reached training.epochs ({epochs})"
@@ -174,8 +180,8 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
         "epochs": epochs,
         "epochs_run": result.epochs_run,
         "wall_time": round(result.wall_time, 6),
-        "train": split(experiment.X_train, experiment.Y_train),
-        "validation": split(experiment.X_val, experiment.Y_val),
+        "train": split(experiment.X_train, experiment.Y_train, "train"),
+        "validation": split(experiment.X_val, experiment.Y_val, "validation"),
     }
 
 

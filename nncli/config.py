@@ -222,9 +222,12 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
         raise InputError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read config: {e}") from None
+    if "\0" in text:
+        raise InputError(f"{path}: not a text config file (it holds NUL bytes)")
     raw = parse_yaml(text, str(path))
-    if raw is None:
-        raw = {}
+    if raw is None:  # nothing but blanks and comments
+        raise InputError(f"{path}: the config file is empty; it needs at least data and "
+                         "network")
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the config must be a mapping of keys (name, data, network, ...)")
     for assignment in overrides:

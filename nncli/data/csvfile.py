@@ -323,11 +323,15 @@ class _Source:
         text = str(exc)
         if "Expected" in text and "columns" in text:
             try:
-                for line, fields, _ in _records(self.data, self.dialect):
+                for k, (line, fields, _) in enumerate(_records(self.data, self.dialect)):
                     if len(fields) != self.width:
-                        what = "the header" if self.dialect.header else "row 1"
+                        what = "the header" if self.dialect.header else "the first row"
+                        # Wider rows from the first on: a title line before the header?
+                        hint = ("; if the lines before the header are a title or description,"
+                                " skip them with data.skip_rows"
+                                if k == 1 and len(fields) > self.width else "")
                         return InputError(f"{self.name}: row {line} has {len(fields)} fields, "
-                                          f"but {what} has {self.width}")
+                                          f"but {what} has {self.width}{hint}")
             except (csv.Error, OSError):
                 pass
         if "UTF8" in text or "UTF-8" in text:

@@ -259,8 +259,9 @@ def csv_dialect(cfg: schema.CsvData):
 
 
 def _feature_column(table, j: int, categorical: bool) -> Column:
-    """Feature column ``j``: numbers, or categories for text and for ``data.categorical``."""
-    column = table.column(j, "text" if categorical else "auto", "data.features")
+    """Feature column ``j``: numbers or text (numbers listed in ``data.categorical`` stay
+    numbers here: their categories are encoded, and sorted, by value)."""
+    column = table.column(j, "auto", "data.features")
     if not column.is_numeric and not categorical:
         stray = table.non_number(j)
         if stray is not None:  # numbers with a stray marker: a typo or an unlisted NA value
@@ -291,9 +292,9 @@ def _rows_with_features(table, columns: list[Column], keep: np.ndarray, policy: 
     if policy == "error":
         i, name = first
         raise InputError(
-            f"data.missing: {path} has {cells} missing feature value"
-            f"{'s' if cells != 1 else ''}, the first at {table.cell(i, table.names.index(name))}"
-            f"; choose what to do with them: data.missing: drop, mean, median or most_frequent")
+            f"data.missing: {cells} feature value{'s are' if cells != 1 else ' is'} missing, "
+            f"the first at {table.cell(i, table.names.index(name))}; choose what to do with "
+            f"them: data.missing: drop, mean, median or most_frequent")
     rows = int(np.count_nonzero(missing))
     if rows == int(np.count_nonzero(keep)):
         raise InputError(f"data.missing: drop leaves no rows: every row of {path} misses a "

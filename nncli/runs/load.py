@@ -164,7 +164,7 @@ def warn_unseen(rows: int) -> None:
     """One warning for the rows with a category that training never saw."""
     if rows:
         warnings.warn(NncliWarning(
-            f"{rows} row{'s' if rows != 1 else ''} hold a category not seen in training "
+            f"{rows} row{'s hold' if rows != 1 else ' holds'} a category not seen in training "
             "(encoded as all zeros)"), stacklevel=3)
 
 

@@ -135,12 +135,24 @@ def predict_csv(model: TrainedModel, source: CsvSource, out: BinaryIO, *, proba:
         usable = encoded.usable
         X = encoded.X if usable.all() else encoded.X[usable]
         columns = prediction_columns(model, model.forward(X), proba, usable)
-        pacsv.write_csv(pa.table(columns, names=[f"c{j}" for j in range(len(names))]), out,
-                        options)
+        table_out = pa.table(columns, names=[f"c{j}" for j in range(len(names))])
+        if len(names) == 1 and not usable.all():
+            out.write(_quote_empty_lines(table_out, options))
+        else:
+            pacsv.write_csv(table_out, out, options)
         counts.add(table, encoded)
         name = table.source_name
     counts.report(name)
     return counts.rows
+
+
+def _quote_empty_lines(table: pa.Table, options) -> bytes:
+    """One output column with empty cells: each as ``""``, since a blank line is no row to
+    most CSV readers (Python's csv, pandas) and the rows must stay aligned with the input."""
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, options)
+    lines = buf.getvalue().split(b"\n")[:-1]
+    return b"".join((line or b'""') + b"\n" for line in lines)
 
 
 def _header(names: list[str]) -> bytes:

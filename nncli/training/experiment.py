@@ -151,7 +151,7 @@ def features(dataset: Dataset, config: Config, train_idx: np.ndarray, val_idx: n
     unseen = int(np.count_nonzero(encoded.unseen[val_idx]))
     if unseen:
         warnings.warn(NncliWarning(
-            f"data: {unseen} validation row{'s' if unseen != 1 else ''} hold a category that "
+            f"data: {unseen} validation row{'s hold' if unseen != 1 else ' holds'} a category that "
             "no training row has; encoded as all zeros"), stacklevel=2)
     return encoded.X, encodings
 

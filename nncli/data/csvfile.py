@@ -67,10 +67,10 @@ class Table:
     header: bool = True
     first_record: int = 0  # index of this table's first data row among the file's data rows
     _lines: Callable[[], list[int]] | None = field(default=None, repr=False)
+    data: Path | bytes | None = field(default=None, repr=False)  # the file, for messages
 
-    @property
-    def n_rows(self) -> int:
-        return len(self.arrays[0]) if self.arrays else 0
+    def __post_init__(self):
+        self.n_rows = len(self.arrays[0]) if self.arrays else 0
 
     def row_number(self, i: int) -> int:
         """The editor line where data row ``i`` (0-based, within this table) starts."""
@@ -97,6 +97,11 @@ class Table:
         raise InputError(f"{what}: no column named {key!r} in {self.source_name}"
                          + did_you_mean(key, self.names))
 
+    def release(self, j: int) -> None:
+        """Let go of column ``j``'s text once it is converted (the table is no longer needed
+        whole: this keeps one copy of the data, not two)."""
+        self.arrays[j] = None
+
     def column(self, j: int, kind: str = "auto", what: str | None = None) -> Column:
         """Column ``j`` as numbers (``kind`` "numeric": a cell that is not a number or not
         finite is an error naming it), as categories ("text"), or numbers when every present
@@ -104,9 +109,16 @@ class Table:
         comes from, added to messages."""
         key = f" ({what})" if what else ""
         array = self.arrays[j]
-        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
-            array = array.cast(pa.string())
-        if kind != "text":
+        kind_of = array.type
+        parsed = (pa.types.is_integer(kind_of) or pa.types.is_floating(kind_of)
+                  or pa.types.is_null(kind_of))
+        if pa.types.is_binary(kind_of) or pa.types.is_large_binary(kind_of):
+            raise self.not_utf8()
+        if not parsed and not pa.types.is_string(kind_of):
+            array = array.cast(pa.string())  # an ISO date pyarrow parsed: its text again
+        elif parsed and kind == "text":
+            array = array.cast(pa.string())  # numbers listed as categories: their text
+        elif kind != "text":
             numbers = _numbers(array)
             if numbers is not None:
                 bad = np.isinf(numbers)
@@ -123,6 +135,12 @@ class Table:
         encoded = pc.dictionary_encode(array)
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         return Column(self.names[j], codes=codes, levels=encoded.dictionary.to_pylist())
+
+    def not_utf8(self) -> InputError:
+        line = _first_undecodable_line(self.data) if self.data is not None else None
+        where = f"line {line}" if line else "a cell"
+        return InputError(f"{self.source_name}: {where} is not valid UTF-8 text (save the file "
+                          "as UTF-8)")
 
     def non_number(self, j: int) -> tuple[int, str] | None:
         """(row, text) of the first present cell of column ``j`` that is not a number, when
@@ -162,15 +180,20 @@ def read_csv(source: CsvSource, dialect: Dialect = Dialect(), *,
     Without a header the columns are named ``x1..xk``.
     """
     src = _Source(source, dialect, source_name)
-    block = src.block_size
+    block, infer = src.block_size, True
     while True:
         try:
-            arrow = pacsv.read_csv(src.stream(), **src.options(block))
+            arrow = pacsv.read_csv(src.stream(), **src.options(block, infer=infer))
             break
         except pa.ArrowInvalid as exc:
-            if not _straddles(exc) or block >= MAX_BLOCK:
+            if infer and "conversion error" in str(exc):
+                # A cell that does not fit the type pyarrow inferred from the first block:
+                # read every column as text, so that the cell is found and named.
+                infer = False
+            elif _straddles(exc) and block < MAX_BLOCK:
+                block *= 4  # a line longer than the block: read again with larger blocks
+            else:
                 raise src.error(exc) from None
-            block *= 4  # a line longer than the block: read again with larger blocks
         except OSError as exc:
             raise InputError(f"{src.name}: cannot read: {exc}") from None
     table = src.table(arrow)
@@ -224,15 +247,20 @@ _NUMBER = r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|Inf|INF|infinity|I
 
 
 def _numbers(array) -> np.ndarray | None:
-    """float64 (NaN where null) when every present cell is a number, else None."""
-    try:
-        numbers = pc.cast(pc.utf8_trim_whitespace(array), pa.float64())
+    """float64 (NaN where null) when every present cell is a number (spaces around it
+    allowed), else None."""
+    try:  # (integers parsed by pyarrow: beyond 2**53 they round, as float64 must)
+        numbers = array.cast(pa.float64(), safe=not pa.types.is_integer(array.type))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+        try:  # trimming copies every cell: only when a cell needs it
+            numbers = pc.cast(pc.utf8_trim_whitespace(array), pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
     if isinstance(numbers, pa.ChunkedArray):
         numbers = numbers.combine_chunks() if numbers.num_chunks != 1 else numbers.chunk(0)
-    return numbers.fill_null(np.nan).to_numpy(zero_copy_only=False).astype(np.float64,
-                                                                            copy=False)
+    if numbers.null_count:
+        numbers = numbers.fill_null(np.nan)
+    return numbers.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
 
 
 def _first_non_number(array) -> tuple[int, str]:
@@ -288,14 +316,17 @@ class _Source:
                     + (f" (did you mean {close!r} for {absent[0]!r}?)" if close else ""))
 
     def stream(self):
+        if self.dialect.comment is None:  # pyarrow's own file reading: fastest
+            return str(self.data) if isinstance(self.data, Path) else pa.BufferReader(self.data)
         raw = open(self.data, "rb") if isinstance(self.data, Path) else io.BytesIO(self.data)
-        if self.dialect.comment is None:
-            return raw
         quote = self.dialect.quote_char
         return io.BufferedReader(_WithoutComments(raw, self.dialect.comment.encode(),
                                                   quote.encode() if quote else None))
 
-    def options(self, block: int, columns: Sequence[str] | None = None) -> dict:
+    def options(self, block: int, columns: Sequence[str] | None = None,
+                infer: bool = False) -> dict:
+        """pyarrow's options: every column read as text, or (``infer``, the fast path of a
+        whole file) numbers parsed by pyarrow where the first block shows a numeric column."""
         d = self.dialect
         wanted = self.names if columns is None else list(columns)
         file_names = [self.file_names[self.names.index(n)] for n in wanted]
@@ -307,17 +338,19 @@ class _Source:
                 delimiter=d.delimiter, quote_char=d.quote_char or False,
                 double_quote=d.quote_char is not None, newlines_in_values=True),
             "convert_options": pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in file_names},
+                column_types={} if infer else {n: pa.string() for n in file_names},
                 include_columns=file_names if columns is not None else None,
                 null_values=list(d.na_values), strings_can_be_null=True,
-                quoted_strings_can_be_null=True),
+                quoted_strings_can_be_null=True,
+                # numbers or text only: no booleans, dates or times
+                true_values=[], false_values=[], timestamp_parsers=[]),
         }
 
     def table(self, arrow: pa.Table, first: int = 0) -> Table:
         lookup = dict(zip(self.file_names, self.names))
         names = [lookup[n] for n in arrow.column_names]
         return Table(names, list(arrow.columns), self.name, self.dialect.header, first,
-                     self.lines)
+                     self.lines, self.data)
 
     def error(self, exc: Exception) -> InputError:
         text = str(exc)
@@ -325,7 +358,7 @@ class _Source:
             try:
                 for k, (line, fields, _) in enumerate(_records(self.data, self.dialect)):
                     if len(fields) != self.width:
-                        what = "the header" if self.dialect.header else "the first row"
+                        what = "the header" if self.dialect.header else "row 1"
                         # Wider rows from the first on: a title line before the header?
                         hint = ("; if the lines before the header are a title or description,"
                                 " skip them with data.skip_rows"
@@ -335,10 +368,7 @@ class _Source:
             except (csv.Error, OSError):
                 pass
         if "UTF8" in text or "UTF-8" in text:
-            line = _first_undecodable_line(self.data)
-            where = f"line {line}" if line else "a cell"
-            return InputError(f"{self.name}: {where} is not valid UTF-8 text (save the file "
-                              "as UTF-8)")
+            return Table([], [], self.name, data=self.data).not_utf8()
         if _straddles(exc):
             return InputError(f"{self.name}: a line is longer than {MAX_BLOCK >> 20} MB")
         return InputError(f"{self.name}: cannot parse CSV: {text}")

@@ -159,7 +159,7 @@ class Preprocessing:
     def encode(self, columns: list[Column], out: np.ndarray | None = None) -> Encoded:
         """Raw columns (in the order of ``feature_names``) -> unscaled inputs, float64."""
         n = len(columns[0]) if columns else 0
-        X = np.zeros((n, self.n_inputs)) if out is None else out
+        X = np.empty((n, self.n_inputs)) if out is None else out
         usable = np.ones(n, dtype=bool)
         unseen = np.zeros(n, dtype=bool)
         first: tuple[int, str] | None = None
@@ -185,7 +185,8 @@ class Preprocessing:
                 if first is None or i < first[0]:
                     first = (i, enc.name)
             start += enc.width
-        X[~usable] = 0.0
+        if not usable.all():
+            X[~usable] = 0.0
         return Encoded(X, usable, unseen & usable, first)
 
     @staticmethod
@@ -203,7 +204,8 @@ class Preprocessing:
         encoded = self.encode(columns)
         encoded.X = self.scaler.transform(encoded.X, dtype, out=encoded.X
                                           if np.dtype(dtype) == np.float64 else None)
-        encoded.X[~encoded.usable] = 0
+        if not encoded.usable.all():
+            encoded.X[~encoded.usable] = 0
         return encoded
 
 
@@ -229,10 +231,10 @@ def _fit_one(col: Column, train: np.ndarray, missing: str, categorical: bool,
              what: str) -> Encoding:
     fills = missing in ("mean", "median", "most_frequent")
     if col.is_numeric and not categorical:
-        values = col.numbers[train]
-        values = values[~np.isnan(values)]
         fill = None
         if fills:
+            values = col.numbers[train]
+            values = values[~np.isnan(values)]
             if len(values) == 0:
                 raise InputError(f"{what}: column {col.name!r} has no value in the training "
                                  f"rows to compute its {missing} from")

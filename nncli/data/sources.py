@@ -210,7 +210,6 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
     feature_names = [table.names[j] for j in f_idx]
     target_names = [table.names[j] for j in t_idx] if cfg.header else None
 
-    columns = [_feature_column(table, j, j in c_idx) for j in f_idx]
     target_columns = [table.column(j, "auto", "data.target") for j in t_idx]
     task = _task(cfg, REGRESSION if all(c.is_numeric for c in target_columns)
                  else CLASSIFICATION)
@@ -219,8 +218,9 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
             f"data.target: classification takes one target column, got {len(t_idx)} "
             "(several targets need task: regression)"
         )
-    if task == REGRESSION:
+    if task == REGRESSION and not all(c.is_numeric for c in target_columns):
         target_columns = [table.column(j, "numeric", "data.target") for j in t_idx]
+    columns = [_feature_column(table, j, j in c_idx) for j in f_idx]
 
     # A missing target is never a label: those rows are left out, with one warning.
     keep = ~np.any([c.missing for c in target_columns], axis=0)
@@ -232,8 +232,9 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
                                    f"whose target ({names}) is missing"), stacklevel=2)
     keep &= _rows_with_features(table, columns, keep, cfg.missing, path)
     rows = np.flatnonzero(keep)
-    columns = [c.take(rows) for c in columns]
-    target_columns = [c.take(rows) for c in target_columns]
+    if len(rows) < table.n_rows:
+        columns = [c.take(rows) for c in columns]
+        target_columns = [c.take(rows) for c in target_columns]
 
     if task == REGRESSION:
         y = np.column_stack([c.numbers for c in target_columns])
@@ -262,7 +263,9 @@ def _feature_column(table, j: int, categorical: bool) -> Column:
     """Feature column ``j``: numbers or text (numbers listed in ``data.categorical`` stay
     numbers here: their categories are encoded, and sorted, by value)."""
     column = table.column(j, "auto", "data.features")
-    if not column.is_numeric and not categorical:
+    if column.is_numeric:
+        table.release(j)
+    elif not categorical:
         stray = table.non_number(j)
         if stray is not None:  # numbers with a stray marker: a typo or an unlisted NA value
             i, text = stray

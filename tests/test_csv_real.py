@@ -499,3 +499,24 @@ def test_evaluate_names_the_row_of_a_bad_cell_past_the_first_megabyte(cli, tmp_p
     r = cli("evaluate", run, "--data", big)
     assert r.exit_code == 2
     assert r.stderr == f"error: {big}: row 55001, column 'price': '12O000' is not a number\n"
+
+
+# --- the shipped file and config -------------------------------------------------------------
+
+def test_the_messy_file_is_made_by_the_script_in_datasets_readme(tmp_path):
+    import subprocess
+    import sys
+
+    text = (ROOT / "datasets" / "README.md").read_text()
+    code = text.split("## penguins-messy.csv")[1].split("```python\n")[1].split("```")[0]
+    (tmp_path / "make.py").write_text(code)
+    subprocess.run([sys.executable, "make.py"], cwd=tmp_path, check=True)
+    assert (tmp_path / "penguins-messy.csv").read_bytes() == MESSY.read_bytes()
+
+
+def test_the_shipped_messy_config_learns_the_species(cli, configs):
+    r = cli.train(configs / "penguins-messy.yaml", "--no-plots", "--json")
+    assert r.exit_code == 0, r.output
+    assert r.stderr == "warning: data.target: left out 2 rows whose target (species) is " \
+                       "missing\n"
+    assert json.loads(r.stdout.splitlines()[-1])["validation"]["accuracy"] > 0.95

@@ -366,3 +366,16 @@ def test_json_summary_needs_an_output_file(cli, penguins, tmp_path):
     assert len(read_output(out.read_text())) == 150
     assert_input_error(cli("predict", penguins.run_dir, PENGUINS, "--json"),
                        "--json prints its summary on stdout, so the predictions need --output FILE")
+
+
+def test_a_header_longer_than_the_readers_block_is_read(cli, penguins, tmp_path):
+    # 1.3 MB of header (the reader's block is 1 MB): once reported as "file is empty"
+    extra = [f"an_unused_column_with_a_long_name_{j}" for j in range(32_000)]
+    path = tmp_path / "wide.csv"
+    path.write_text(",".join(extra + FEATURES) + "\n"
+                    + ",".join(["0"] * len(extra) + ["40.5", "17.25", "190", "3900.5"]) + "\n")
+    assert len(path.read_text().splitlines()[0]) > 1.2 * 2**20
+    r = cli("predict", penguins.run_dir, path)
+    assert r.exit_code == 0, r.output
+    expected = nncli.load_run(penguins.run_dir).predict([[40.5, 17.25, 190, 3900.5]])
+    assert read_output(r.stdout) == [{"species": expected[0]}]

@@ -33,13 +33,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import InputError
-from . import schema
-from .features import Column
+from .features import NA_VALUES, Column
 
 CsvSource = Union[str, Path, BinaryIO]
 ColumnKey = Union[str, int]
 
-NA_VALUES = tuple(schema.NA_VALUES)
 BLOCK_SIZE = 1 << 20  # the reader's block; larger when the header or a line needs it
 MAX_BLOCK = 1 << 30
 SNIFF_BYTES = 1 << 16  # read to tell a text CSV from a binary file

@@ -21,6 +21,8 @@ from ..errors import InputError
 from .prepare import Scaler
 
 MISSING = ("error", "drop", "mean", "median", "most_frequent")
+# The cells read as missing unless data.na_values says otherwise.
+NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "?")
 # A text column with more distinct values than this share of the training rows (and more than
 # MIN_CATEGORIES) is an ID or free text: one-hot encoding it would learn nothing and cost a
 # column per row.

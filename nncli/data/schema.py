@@ -12,6 +12,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
+from . import features
+
 Count = Annotated[int, Field(strict=True, ge=1)]
 Count0 = Annotated[int, Field(strict=True, ge=0)]
 Real = Annotated[float, Field(strict=True, allow_inf_nan=False)]
@@ -150,7 +152,7 @@ class DiabetesData(_Common):
 
 
 OneChar = Annotated[str, Field(strict=True, min_length=1, max_length=1)]
-NA_VALUES = ["", "NA", "N/A", "NaN", "nan", "null", "NULL", "?"]
+NA_VALUES = list(features.NA_VALUES)
 
 
 class CsvData(_Common):

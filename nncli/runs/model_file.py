@@ -29,12 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
     model_validator
 
 from .. import __version__
-from ..data.features import MISSING, Encoding, Preprocessing
+from ..data.features import MISSING, NA_VALUES, Encoding, Preprocessing
 from ..data.prepare import Scaler
-from ..data.schema import NA_VALUES
 from ..engine.activations import ACTIVATIONS
 from ..engine.losses import LOSSES
 from ..errors import InputError
+from ..files import read_json
 
 FORMAT_VERSION = 2
 
@@ -250,19 +250,7 @@ def _plain(value):
 def read_model_file(file: Path, raw: dict | None = None) -> ModelFile:
     """model.json, checked against :class:`ModelFile`; any problem is an InputError.
     ``raw``, if given, receives the JSON object as it was read."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{file.parent}: no {file.name} (not a finished nncli run)") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{file}: cannot read: {e}") from None
-    try:
-        # JSON has no NaN or Infinity; Python's parser accepts them, so refuse them here.
-        data = json.loads(text, parse_constant=_no_constant)
-    except ValueError as e:
-        raise InputError(f"{file}: not valid JSON: {e}") from None
-    except RecursionError:
-        raise InputError(f"{file}: not a model description (nested too deeply)") from None
+    data = read_json(file, missing="not a finished nncli run")
     model = check_model_file(data, file)
     if raw is not None:
         raw.update(data)
@@ -306,7 +294,3 @@ def describe(e: ValidationError) -> str:
     if not err["type"].startswith("value_error") and not isinstance(got, dict):
         shown = f" (got {json.dumps(got)[:80]})"
     return f"{path}: {msg}{shown}" if path else f"{msg}{shown}"
-
-
-def _no_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")

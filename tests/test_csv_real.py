@@ -410,7 +410,7 @@ def test_comment_lines_and_quote_char_from_the_config(tmp_path):
     config = write_config(tmp_path, """
 data: {source: csv, path: q.csv, comment: '#', quote_char: "'", delimiter: ';'}
 network: {layers: [{units: 2, activation: softmax}]}
-training: {epochs: 1}
+training: {epochs: 1, batch: full}
 """)
     outcome = train_from_config(config, [], tmp_path / "runs")
     assert outcome.experiment.dataset.classes == ["x; 0", "x; 1"]
@@ -520,3 +520,12 @@ def test_the_shipped_messy_config_learns_the_species(cli, configs):
     assert r.stderr == "warning: data.target: left out 2 rows whose target (species) is " \
                        "missing\n"
     assert json.loads(r.stdout.splitlines()[-1])["validation"]["accuracy"] > 0.95
+
+
+def test_the_resolved_config_retrains_the_same_weights(tmp_path, median_run):
+    with pytest.warns(NncliWarning, match="left out 2 rows"):
+        again = train_from_config(median_run.run_dir / "config.yaml", [], tmp_path / "again")
+    a, b = weights(median_run.run_dir), weights(again.run_dir)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert read_json(again.run_dir / "model.json") == read_json(median_run.run_dir /
+                                                                "model.json")

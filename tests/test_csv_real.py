@@ -193,13 +193,18 @@ def test_every_missing_policy_trains_and_predicts_rows_in_place(cli, tmp_path, m
     else:
         assert all(o["species"] in ("Adelie", "Chinstrap", "Gentoo") for o in out)
         assert r.stderr == ""
-    # The rows predicted are those of the input, in order: the same as predicting each alone.
+    # The rows predicted are those of the input, in order: the same as predicting each alone
+    # (through the Python API, with a mapping of feature name to values).
     model = nncli.load_run(run)
-    for i in (0, 5, incomplete[0]):
-        alone = model.predict({c: [rows[i][c] if rows[i][c] != "NA" else None] for c in FEATURES}
-                              | {c: [float(rows[i][c]) if rows[i][c] != "NA" else np.nan]
-                                 for c in FEATURES[1:5]}) if out[i]["species"] else None
-        assert alone is None or alone[0] == out[i]["species"]
+
+    def alone(row):
+        values = {c: [None if row[c] == "NA" else row[c] if c in ("island", "sex")
+                      else float(row[c])] for c in FEATURES}
+        return model.predict(values)[0]
+
+    checked = [i for i in (0, 5, incomplete[0]) if out[i]["species"]]
+    assert [alone(rows[i]) for i in checked] == [out[i]["species"] for i in checked]
+    assert len(checked) == (2 if missing == "drop" else 3)
 
 
 def test_an_unseen_category_warns_once_and_predicts(cli, median_run, tmp_path):

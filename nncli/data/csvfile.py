@@ -21,7 +21,6 @@ import codecs
 import csv
 import difflib
 import io
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -48,7 +48,7 @@ def test_generated_data_come_in_the_training_dtype_user_data_in_float64(tmp_path
     (tmp_path / "d.csv").write_text("a,b,y\n1.5,2,x\n3,4,z\n")
     from nncli.data.schema import CsvData
     csv = CsvData(source="csv", path="d.csv")
-    assert load_source(csv, tmp_path, 0, np.float32).X.dtype == np.float64
+    assert load_source(csv, tmp_path, 0, np.float32).columns[0].numbers.dtype == np.float64
 
 
 def test_blobs_never_import_sklearn():

@@ -34,6 +34,8 @@ def why_not(run: Run, what: str) -> str | None:
     """Why picture ``what`` does not apply to ``run``; None when it does."""
     if what == "loss" and run.epochs == 0:
         return "no loss curve: the run has no finished epoch"
+    if what in NEEDS_POINTS and run.model.preprocessing.categorical:
+        return f"no {what} picture: the run has categorical features (drawn for numbers only)"
     if what == "boundary" and (run.task != "classification" or run.n_features != 2):
         return (f"no decision boundary: it needs a classification run with 2 input features "
                 f"(this run: {run.task}, {run.n_features} features)")

@@ -73,7 +73,8 @@ def points_of(experiment) -> Points:
     """The points of a prepared :class:`nncli.training.experiment.Experiment` (no second data load):
     its features unscaled again, in its row order (training rows first)."""
     Y, dataset = experiment.Y, experiment.dataset
-    y = decode_outputs(Y, dataset.classes) if dataset.task == "classification" else Y
+    # regression targets in their own units (the network's Y may be scaled)
+    y = decode_outputs(Y, dataset.classes) if dataset.task == "classification" else experiment.T
     n, n_train = len(Y), experiment.n_train
     return Points(experiment.scaler.inverse(experiment.X), y,
                   np.arange(n_train), np.arange(n_train, n))

@@ -13,7 +13,7 @@ from ..files import finite_or_none
 from ..runs.directory import RunWriter, is_partial, lock_dir, unlock_dir
 from ..runs.formats import config_yaml, history_csv, model_description
 from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
-from .experiment import Experiment, prepare
+from .experiment import Experiment, divergence_hint, prepare
 from ..engine.network import evaluate
 from .loop import FitResult, Hooks, fit
 
@@ -156,9 +156,12 @@ def run_fit(experiment: Experiment, hooks: Hooks | None = None,
             resume: FitResult | None = None) -> FitResult:
     """``fit`` on the experiment's training split, validated on its validation split."""
     validation = (experiment.X_val, experiment.Y_val) if experiment.has_validation else None
-    return fit(experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
-               experiment.config.training, rng=experiment.shuffle_rng, metric=experiment.metric,
-               validation=validation, hooks=hooks, resume=resume)
+    result = fit(experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
+                 experiment.config.training, rng=experiment.shuffle_rng,
+                 metric=experiment.metric, validation=validation, hooks=hooks, resume=resume)
+    if result.status == "diverged":
+        result.reason += divergence_hint(experiment)
+    return result
 
 
 def final_metrics(experiment: Experiment, result: FitResult) -> dict:
@@ -166,11 +169,14 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     name, fn = experiment.metric.name, experiment.metric.fn
     net, loss = experiment.network, experiment.loss
 
-    def split(X, Y):
+    def split(X, Y, part):
         if len(X) == 0:
             return None
-        value, metric, _ = evaluate(net, loss, X, Y, fn)
-        return {"loss": finite_or_none(value), name: finite_or_none(metric)}
+        value, metric, outputs = evaluate(net, loss, X, Y, fn)
+        # loss in training units; regression adds R², RMSE and MAE in the target's units
+        in_units = {k: finite_or_none(v)
+                    for k, v in experiment.in_data_units(outputs, part).items()}
+        return {"loss": finite_or_none(value), name: finite_or_none(metric), **in_units}
 
     epochs = experiment.config.training.epochs
     reason = result.reason or f"reached training.epochs ({epochs})"
@@ -180,8 +186,8 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
         "epochs": epochs,
         "epochs_run": result.epochs_run,
         "wall_time": round(result.wall_time, 6),
-        "train": split(experiment.X_train, experiment.Y_train),
-        "validation": split(experiment.X_val, experiment.Y_val),
+        "train": split(experiment.X_train, experiment.Y_train, "train"),
+        "validation": split(experiment.X_val, experiment.Y_val, "validation"),
     }
 
 

@@ -35,7 +35,12 @@ def evaluate(
     if data is not None and str(data) == "-":
         raise InputError("--data: give a file (stdin is not supported here)")
     model = load_run(run_dir)
-    report = evaluate_run(model, data, delimiter=delimiter)
+    if data is None:
+        from ..training.reproduce import validation_batch
+
+        report = evaluate_run(model, validation=validation_batch(model))
+    else:
+        report = evaluate_run(model, data, delimiter=delimiter)
     if json_:
         console.emit_json(report)
     else:

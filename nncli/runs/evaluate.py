@@ -2,7 +2,7 @@
 
 The rows are a labelled CSV file (streamed chunk by chunk, through the same reader and
 preprocessing as ``predict``), or by default the run's own validation split, reproduced from
-its config.yaml (the split is seeded, so the same rows come back). Loss and the task metric
+its config.yaml by ``training.reproduce`` (the split is seeded, so the same rows come back). Loss and the task metric
 come from the same ``training.evaluate`` that wrote metrics.json, so on the validation split
 they equal the training summary exactly. The loss is in the units the network trained in
 (scaled targets for a regression run with ``scale_target``); R², RMSE, MAE and MSE are in the
@@ -35,11 +35,13 @@ Batch = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 
 
 def evaluate_run(model: TrainedModel, data: CsvSource | None = None, *, delimiter: str = ",",
-                 source_name: str | None = None) -> dict:
-    """The metrics of ``model`` on a labelled CSV, or on its validation split when ``data`` is
-    None. Undefined values are None."""
+                 source_name: str | None = None, validation: Batch | None = None) -> dict:
+    """The metrics of ``model`` on a labelled CSV, or, when ``data`` is None, on its
+    ``validation`` split (``training.reproduce.validation_batch``). Undefined values are None."""
     if data is None:
-        batches: Iterable[Batch] = [validation_split(model)]
+        if validation is None:
+            raise ValueError("evaluate_run needs data or the validation batch")
+        batches: Iterable[Batch] = [validation]
     else:
         batches = labelled_csv(model, data, delimiter=delimiter, source_name=source_name)
     return {
@@ -49,49 +51,6 @@ def evaluate_run(model: TrainedModel, data: CsvSource | None = None, *, delimite
         "loss_function": model.loss.name,
         **score(model, batches),
     }
-
-
-def validation_split(model: TrainedModel) -> Batch:
-    """The run's validation rows, reproduced from its config.yaml and seed."""
-    from ..config import load_config
-    from ..training.experiment import prepare
-
-    config_file = model.path / "config.yaml"
-    if not config_file.is_file():
-        raise InputError(f"{model.path}: no config.yaml to reproduce the validation split "
-                         "from; evaluate on a labelled file with --data FILE")
-    with warnings.catch_warnings():  # training told about dropped rows and batch sizes
-        warnings.simplefilter("ignore", NncliWarning)
-        experiment = prepare(load_config(config_file), config_file)
-    if not experiment.has_validation:
-        raise InputError(f"{config_file}: data.validation is 0, so the run has no validation "
-                         "split; evaluate on a labelled file with --data FILE")
-    _check_reproduced(model, experiment, config_file)
-    # The very arrays training evaluated, so the numbers are metrics.json's, bit for bit.
-    T = None if experiment.T is None else experiment.T[experiment.n_train:]
-    return experiment.X_val, experiment.Y_val, T
-
-
-def _check_reproduced(model: TrainedModel, experiment, config_file: Path) -> None:
-    """The reproduced data must be the data the run was trained on (same columns, classes,
-    and the same fitted preprocessing, which a change in the data would almost surely alter)."""
-    ds, ours, theirs = experiment.dataset, experiment.preprocessing, model.preprocessing
-    same = (list(ds.feature_names) == model.feature_names
-            and list(ds.target_names) == model.target_names
-            and list(ds.classes) == model.classes
-            and ours.columns == theirs.columns
-            and _same_scaler(ours.scaler, theirs.scaler)
-            and (ds.task != "regression"
-                 or _same_scaler(ours.target_scaler, theirs.target_scaler)))
-    if not same:
-        raise InputError(f"{config_file}: its data no longer match the run's model.json "
-                         "(the data changed since training?); evaluate on a labelled file "
-                         "with --data FILE")
-
-
-def _same_scaler(a, b) -> bool:
-    return (a.kind == b.kind and np.array_equal(a.offset, b.offset)
-            and np.array_equal(a.scale, b.scale))
 
 
 def labelled_csv(model: TrainedModel, source: CsvSource, *, delimiter: str = ",",

@@ -183,13 +183,20 @@ def load_run(path: str | Path) -> TrainedModel:
     for i, layer in enumerate(description.layers, start=1):
         activation = make_activation(layer.activation, alpha=layer.alpha)
         layers.append(Layer(arrays[f"W{i}"], arrays.get(f"b{i}"), activation))
+    return trained_model(path, description, raw, Network(layers), _status(path / "metrics.json"))
+
+
+def trained_model(path: Path, description: ModelFile, raw: dict, network: Network,
+                  status: str | None) -> TrainedModel:
+    """The model a checked model.json and its network describe: what :func:`load_run` reads
+    from a run directory, and what the trainer holds in memory for the pictures."""
     return TrainedModel(
-        path=path, network=Network(layers), preprocessing=description.preprocessing(),
+        path=path, network=network, preprocessing=description.preprocessing(),
         task=description.task, loss=LOSSES[description.loss],
         feature_names=list(description.feature_names),
         input_names=list(description.input_names),
         target_names=list(description.target_names), classes=list(description.classes),
-        status=_status(path / "metrics.json"), description=raw, model_file=description)
+        status=status, description=raw, model_file=description)
 
 
 def _status(file: Path) -> str | None:

@@ -30,6 +30,7 @@ from ..errors import InputError, NncliWarning
 from ..metrics import METRICS, regression_errors
 
 LARGE_TARGET = 100.0  # an unscaled regression target this large makes divergence likely
+RAW_KEPT_UP_TO = 2  # inputs: data this narrow keep their unscaled features for the pictures
 
 
 @dataclass
@@ -49,6 +50,9 @@ class Experiment:
     val_idx: np.ndarray
     shuffle_rng: np.random.Generator
     T: np.ndarray | None = None  # regression: (n, targets) in the data's units, split order
+    # (n, inputs) float64 features as read, split order, for one- or two-input data only: the
+    # points the pictures draw, without undoing the scaling
+    raw: np.ndarray | None = None
 
     @property
     def scaler(self) -> Scaler:
@@ -109,13 +113,14 @@ def prepare(config: Config, config_path: Path) -> Experiment:
     dtype = config.dtype
     check_finite(X, dtype)
 
+    order = np.concatenate([train_idx, val_idx])
+    raw = X[order].astype(np.float64) if X.shape[1] <= RAW_KEPT_UP_TO else None
     numeric = np.array([e.kind == "numeric" for e in encodings for _ in range(e.width)])
     scaler = Scaler.fit(X, config.data.scale, rows=train_idx, numeric=numeric)
     X = training_matrix(X, scaler, dtype, train_idx, val_idx)
     if not np.isfinite(X).all():
         raise InputError(f"data: some values are not finite in {dtype} after scaling "
                          f"(too large for {dtype}?)")
-    order = np.concatenate([train_idx, val_idx])
     target_scaler, T = Scaler(), None
     if dataset.task == "regression":
         target_scaler = Scaler.fit(dataset.y, config.data.scale_target, rows=train_idx,
@@ -132,7 +137,7 @@ def prepare(config: Config, config_path: Path) -> Experiment:
     return Experiment(
         config=config, dataset=dataset, network=network, loss=LOSSES[config.training.loss],
         preprocessing=preprocessing, X=X, Y=Y, train_idx=train_idx, val_idx=val_idx,
-        shuffle_rng=np.random.default_rng(streams["shuffle"]), T=T,
+        shuffle_rng=np.random.default_rng(streams["shuffle"]), T=T, raw=raw,
     )
 
 

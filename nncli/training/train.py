@@ -127,8 +127,9 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
     checkpointing = _Checkpointing(hooks, experiment, writer)
     try:
         # With these two, the temporary directory is resumable from its first checkpoint on.
+        description = model_description(experiment)
         writer.write_text("config.yaml", config_yaml(experiment.config))
-        writer.write_json("model.json", model_description(experiment))
+        writer.write_json("model.json", description)
         hooks.started(experiment, start.epochs_run if start else 0)
         result = run_fit(experiment, checkpointing, start)
         metrics = final_metrics(experiment, result)
@@ -143,13 +144,26 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
         # Pictures go in before publishing, so a run never appears without them; an interrupted
         # run gets none (a second Ctrl-C while drawing would cost the run).
         if plots and result.status != "interrupted":
-            from ..plots import write_run_plots
-            plot_problems = write_run_plots(writer.tmp, experiment)
+            plot_problems = _draw(writer.tmp, experiment, result, description, metrics)
         run_dir = writer.commit()
     except BaseException:
         writer.abort()
         raise
     return TrainOutcome(run_dir, experiment, result, metrics, plot_problems)
+
+
+def _draw(path: Path, experiment: Experiment, result: FitResult, description: dict,
+          metrics: dict) -> list[str]:
+    """The run's pictures, drawn from what is in memory (nothing is read back from ``path``);
+    returns the problems (a picture that cannot be drawn never costs the run)."""
+    from .. import plots
+    from ..runs.load import trained_model
+    from ..runs.model_file import ModelFile
+
+    model = trained_model(path, ModelFile.model_validate(description), description,
+                          experiment.network, metrics["status"])
+    run = plots.Run(path, experiment.config.name, plots.history_arrays(result.history), model)
+    return plots.write_run_plots(run, plots.points_of(experiment))
 
 
 def run_fit(experiment: Experiment, hooks: Hooks | None = None,

@@ -1,0 +1,208 @@
+"""`nncli check`: grade a learner's hand calculation, cell by cell, with follow-through.
+
+A cell is right when the learner's number agrees, to half a unit in its last written decimal,
+with nncli's number, or with what the cell's formula gives from the learner's *own* earlier
+cells ("follow-through": a slip costs the cell where it happens, not every cell computed from
+it; the step calculator recomputes each quantity from the learner's values). A wrong cell is
+diagnosed: its formula is recomputed, from the learner's earlier values, under each catalogued
+mistake of that formula (insight/stepcalc.py), and the mistakes that reproduce the learner's
+number are named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from ..config import load_config
+from ..errors import InputError
+from ..training.experiment import prepare
+from .answers import Answer, read_answers
+from .cells import Cell, Exercise, exercise, require_steps, split_step
+from .stepcalc import Mistake, Quantity, Step
+
+SLACK_ULPS = 8  # the float rounding of nncli's own number, in units of the dtype's epsilon
+
+
+@dataclass
+class Graded:
+    cell: Cell
+    answer: Answer
+    expected: float  # the cell's formula on the learner's earlier values
+    nncli: float  # nncli's number
+    right: bool
+    on_nncli: bool  # agrees with nncli's number
+    # The number the step goes on with: the learner's as they meant it, unrounded where it
+    # can be known (so rounding a number does not make the next one wrong): the formula's
+    # value for a right cell, a reproducing mistake's value for a diagnosed wrong one, else
+    # the number as written.
+    went_on_with: float = 0.0
+    mistakes: list[Mistake] = field(default_factory=list)  # those reproducing a wrong number
+
+    @property
+    def carried(self) -> bool:
+        """Right from the learner's own earlier values, though not nncli's number."""
+        return self.right and not self.on_nncli
+
+
+@dataclass
+class CheckReport:
+    exercise: Exercise
+    graded: list[Graded]  # in worksheet order
+    blank: int  # cells of the checked steps left blank (givens not counted)
+    givens: int  # given cells in the answers (not graded)
+
+    @property
+    def wrong(self) -> list[Graded]:
+        return [g for g in self.graded if not g.right]
+
+    @property
+    def passed(self) -> bool:
+        return not self.wrong
+
+    def to_dict(self) -> dict:
+        first = self.wrong[0].cell.label if self.wrong else None
+        return {
+            "name": self.exercise.name,
+            "passed": self.passed,
+            "right": len(self.graded) - len(self.wrong),
+            "wrong": len(self.wrong),
+            "blank": self.blank,
+            "first_wrong": first,
+            "cells": [{
+                "cell": g.cell.label, "step": g.cell.step, "yours": g.answer.text,
+                "expected": g.expected, "nncli": g.nncli,
+                "result": "right" if g.right else "wrong", "carried": g.carried,
+                "mistakes": [{"name": m.name, "text": m.text} for m in g.mistakes],
+                "where": g.answer.where,
+            } for g in self.graded],
+        }
+
+
+def check_config(config_path: str | Path, answers_path: str | Path, overrides: list[str] = ()
+                 ) -> CheckReport:
+    """Grade the answers file against the config's first steps."""
+    answers = read_answers(answers_path)
+    steps = max(split_step(a.label, a.where)[1] for a in answers)
+    config_path = Path(config_path)
+    ex = exercise(prepare(load_config(config_path, overrides), config_path), steps)
+    require_steps(ex, steps)
+    return grade(ex, answers)
+
+
+def grade(ex: Exercise, answers: list[Answer]) -> CheckReport:
+    """Grade each written cell as the steps are recomputed: a cell is judged against nncli's
+    number and against its formula on the values before it, and the step goes on with the
+    learner's number as they meant it (see :class:`Graded`)."""
+    found: dict[Cell, Answer] = {}
+    for a in answers:
+        cell = ex.find(a.label, a.where)
+        if cell in found:
+            raise InputError(f"{a.where}: {cell.label} is written twice (also at "
+                             f"{found[cell].where})")
+        found[cell] = a
+    written: dict[tuple[int, str], list[Cell]] = {}
+    for cell in found:
+        if cell.stage != "given":
+            written.setdefault((cell.step, cell.key), []).append(cell)
+    eps = float(np.finfo(ex.model.dtype).eps)
+    graded: dict[Cell, Graded] = {}
+
+    def substitute(number: int, q: Quantity, value: np.ndarray, step: Step) -> np.ndarray:
+        cells = written.get((number, q.key))
+        if not cells:
+            return value
+        value = value.copy()
+        for cell in cells:
+            g = _grade(ex, cell, found[cell], q, step, eps)
+            graded[cell] = g
+            value[cell.index] = g.went_on_with
+        return value
+
+    ex.rerun(substitute)
+    cells = [c for c in ex.all_cells() if c.stage != "given"]
+    return CheckReport(ex, [graded[c] for c in cells if c in graded],
+                       blank=sum(c not in found for c in cells),
+                       givens=sum(c.stage == "given" for c in found))
+
+
+def _grade(ex: Exercise, cell: Cell, answer: Answer, q: Quantity, step: Step,
+           eps: float) -> Graded:
+    expected = float(step.expected[q.key][cell.index])
+    nncli = ex.value(cell)
+    on_nncli = agrees(answer, nncli, eps)
+    g = Graded(cell, answer, expected, nncli, on_nncli or agrees(answer, expected, eps),
+               on_nncli, went_on_with=expected if not on_nncli else nncli)
+    if g.right:
+        if agrees(answer, expected, eps):
+            g.went_on_with = expected
+        return g
+    g.went_on_with = float(answer.value)
+    for m in q.mistakes:
+        value = step.under(q, m.name)
+        if value is not None and agrees(answer, float(value[cell.index]), eps):
+            if not g.mistakes:  # what the learner computed, before they rounded it
+                g.went_on_with = float(value[cell.index])
+            g.mistakes.append(m)
+    return g
+
+
+def agrees(answer: Answer, value: float, eps: float) -> bool:
+    """Whether ``value`` rounds to the learner's number at the learner's precision (half a
+    unit in the last written decimal, plus the float rounding of ``value`` itself, so that a
+    value on an exact half may be rounded either way)."""
+    if not np.isfinite(value):
+        return False
+    exact = Decimal(value)
+    return abs(exact - answer.value) <= answer.half + Decimal(SLACK_ULPS * eps) * abs(exact)
+
+
+def shown(value: float, answer: Answer) -> str:
+    """``value`` to at least 6 significant digits, and one more than the learner wrote."""
+    digits = max(6, answer.significant + 1)
+    return f"{value:.{digits}g}"
+
+
+def summary(report: CheckReport) -> list[str]:
+    """What the grader says after its table, line by line."""
+    ex, graded, wrong = report.exercise, report.graded, report.wrong
+    out = [f"{len(graded) - len(wrong)} of {len(graded)} cells right"
+           + (f", {report.blank} left blank" if report.blank else "") + "."]
+    if wrong:
+        first = wrong[0]
+        q = ex.quantity(first.cell.key)
+        out += [f"First wrong cell: {first.cell.label} (step {first.cell.step}, "
+                f"{first.answer.where}): yours {first.answer.text}, expected "
+                f"{shown(first.expected, first.answer)}, from {q.formula}."]
+        if first.mistakes:
+            out += [f"It is what you get with {m.text} [{m.name}]." for m in first.mistakes]
+        else:
+            out += ["No catalogued mistake reproduces it: an arithmetic slip?"]
+        same = [g.cell.label for g in wrong[1:]
+                if {m.name for m in g.mistakes} & {m.name for m in first.mistakes}]
+        if same:
+            out += [f"The same mistake reproduces {_plural(len(same), 'more wrong cell')}: "
+                    f"{_listing(same)}."]
+        other = [g.cell.label for g in wrong[1:] if g.cell.label not in same]
+        if other:
+            out += [f"Also wrong: {_listing(other)}."]
+    carried = [g for g in graded if g.carried]
+    if carried:
+        out += [f"Follow-through: each cell is judged against what its formula gives from your "
+                f"own earlier cells, so one slip costs one cell; "
+                f"{_plural(len(carried), 'cell')} "
+                f"{'is' if len(carried) == 1 else 'are'} right from yours though nncli's "
+                f"number differs."]
+    return out
+
+
+def _listing(labels: list[str], most: int = 8) -> str:
+    return ", ".join(labels[:most]) + (f" and {len(labels) - most} more"
+                                       if len(labels) > most else "")
+
+
+def _plural(k: int, word: str) -> str:
+    return f"{k} {word}" + ("" if k == 1 else "s")

@@ -31,7 +31,7 @@ SLACK_ULPS = 8  # the float rounding of nncli's own number, in units of the dtyp
 class Graded:
     cell: Cell
     answer: Answer
-    expected: float  # the cell's formula on the learner's earlier values
+    expected: float  # the cell's formula on the learner's earlier values (as meant or written)
     nncli: float  # nncli's number
     right: bool
     on_nncli: bool  # agrees with nncli's number
@@ -40,7 +40,10 @@ class Graded:
     # value for a right cell, a reproducing mistake's value for a diagnosed wrong one, else
     # the number as written.
     went_on_with: float = 0.0
-    mistakes: list[Mistake] = field(default_factory=list)  # those reproducing a wrong number
+    # The mistakes reproducing a wrong number, or giving exactly a number that is right only
+    # at the precision written (``1`` for 0.7545, judged to ±0.5, is what an unchanged bias
+    # gives).
+    mistakes: list[Mistake] = field(default_factory=list)
 
     @property
     def carried(self) -> bool:
@@ -94,9 +97,14 @@ def check_config(config_path: str | Path, answers_path: str | Path, overrides: l
 
 
 def grade(ex: Exercise, answers: list[Answer]) -> CheckReport:
-    """Grade each written cell as the steps are recomputed: a cell is judged against nncli's
-    number and against its formula on the values before it, and the step goes on with the
-    learner's number as they meant it (see :class:`Graded`)."""
+    """Grade each written cell as the steps are recomputed from the learner's numbers.
+
+    A learner by hand goes on either with the numbers as written (rounded) or with what their
+    calculator still holds (unrounded), so the steps are recomputed both ways: "as written"
+    substitutes every written number; "as meant" goes on with the unrounded number behind
+    each (see :attr:`Graded.went_on_with`) and grades as it goes. A cell is right when it
+    agrees with nncli's number or with its formula on either.
+    """
     found: dict[Cell, Answer] = {}
     for a in answers:
         cell = ex.find(a.label, a.where)
@@ -108,56 +116,81 @@ def grade(ex: Exercise, answers: list[Answer]) -> CheckReport:
     for cell in found:
         if cell.stage != "given":
             written.setdefault((cell.step, cell.key), []).append(cell)
+
+    def as_written(number: int, q: Quantity, value: np.ndarray, step: Step) -> np.ndarray:
+        value = value.copy()
+        for cell in written.get((number, q.key), ()):
+            value[cell.index] = float(found[cell].value)
+        return value
+
+    rounded = ex.rerun(as_written)
     eps = float(np.finfo(ex.model.dtype).eps)
     graded: dict[Cell, Graded] = {}
 
-    def substitute(number: int, q: Quantity, value: np.ndarray, step: Step) -> np.ndarray:
+    def as_meant(number: int, q: Quantity, value: np.ndarray, step: Step) -> np.ndarray:
         cells = written.get((number, q.key))
         if not cells:
             return value
         value = value.copy()
         for cell in cells:
-            g = _grade(ex, cell, found[cell], q, step, eps)
+            g = _grade(ex, cell, found[cell], q, (step, rounded[number - 1]), eps)
             graded[cell] = g
             value[cell.index] = g.went_on_with
         return value
 
-    ex.rerun(substitute)
+    ex.rerun(as_meant)
     cells = [c for c in ex.all_cells() if c.stage != "given"]
     return CheckReport(ex, [graded[c] for c in cells if c in graded],
                        blank=sum(c not in found for c in cells),
                        givens=sum(c.stage == "given" for c in found))
 
 
-def _grade(ex: Exercise, cell: Cell, answer: Answer, q: Quantity, step: Step,
+def _grade(ex: Exercise, cell: Cell, answer: Answer, q: Quantity, steps: tuple[Step, Step],
            eps: float) -> Graded:
-    expected = float(step.expected[q.key][cell.index])
+    """``steps``: the step as meant (so far) and as written."""
     nncli = ex.value(cell)
     on_nncli = agrees(answer, nncli, eps)
-    g = Graded(cell, answer, expected, nncli, on_nncli or agrees(answer, expected, eps),
-               on_nncli, went_on_with=expected if not on_nncli else nncli)
+    theirs = [float(s.expected[q.key][cell.index]) for s in steps]
+    matching = [v for v in theirs if agrees(answer, v, eps)]
+    g = Graded(cell, answer, (matching or theirs)[0], nncli, on_nncli or bool(matching),
+               on_nncli)
     if g.right:
-        if agrees(answer, expected, eps):
-            g.went_on_with = expected
-        return g
+        g.went_on_with = matching[0] if matching else nncli
+        if any(agrees(answer, v, eps, exactly=True) for v in [nncli, *theirs]):
+            return g
+        # Right only at the precision written ("1" is judged to ±0.5): if a mistake gives
+        # exactly this number, say so, and go on with it as the learner did.
+        return _diagnose(g, q, steps, eps, exactly=True)
     g.went_on_with = float(answer.value)
+    return _diagnose(g, q, steps, eps)
+
+
+def _diagnose(g: Graded, q: Quantity, steps: tuple[Step, Step], eps: float,
+              exactly: bool = False) -> Graded:
+    """The mistakes that reproduce the learner's number; the step goes on with the first one's
+    value (what the learner computed before rounding it)."""
+    cell = g.cell
     for m in q.mistakes:
-        value = step.under(q, m.name)
-        if value is not None and agrees(answer, float(value[cell.index]), eps):
-            if not g.mistakes:  # what the learner computed, before they rounded it
-                g.went_on_with = float(value[cell.index])
+        values = [s.under(q, m.name) for s in steps]
+        values = [float(v[cell.index]) for v in values if v is not None]
+        matching = [v for v in values if agrees(g.answer, v, eps, exactly)]
+        if matching:
+            if not g.mistakes:
+                g.went_on_with = matching[0]
             g.mistakes.append(m)
     return g
 
 
-def agrees(answer: Answer, value: float, eps: float) -> bool:
+def agrees(answer: Answer, value: float, eps: float, exactly: bool = False) -> bool:
     """Whether ``value`` rounds to the learner's number at the learner's precision (half a
     unit in the last written decimal, plus the float rounding of ``value`` itself, so that a
-    value on an exact half may be rounded either way)."""
+    value on an exact half may be rounded either way); ``exactly``: whether it is the
+    learner's number up to that float rounding alone."""
     if not np.isfinite(value):
         return False
     exact = Decimal(value)
-    return abs(exact - answer.value) <= answer.half + Decimal(SLACK_ULPS * eps) * abs(exact)
+    slack = Decimal(SLACK_ULPS * eps) * abs(exact)
+    return abs(exact - answer.value) <= (0 if exactly else answer.half) + slack
 
 
 def shown(value: float, answer: Answer) -> str:
@@ -186,9 +219,13 @@ def summary(report: CheckReport) -> list[str]:
         if same:
             out += [f"The same mistake reproduces {_plural(len(same), 'more wrong cell')}: "
                     f"{_listing(same)}."]
-        other = [g.cell.label for g in wrong[1:] if g.cell.label not in same]
+        other = [_named(g) for g in wrong[1:] if g.cell.label not in same]
         if other:
             out += [f"Also wrong: {_listing(other)}."]
+    loose = [_named(g) for g in graded if g.right and g.mistakes]
+    if loose:
+        out += [f"Right only at the precision you wrote, but exactly what a mistake gives "
+                f"(write the decimals you computed): {_listing(loose)}."]
     carried = [g for g in graded if g.carried]
     if carried:
         out += [f"Follow-through: each cell is judged against what its formula gives from your "
@@ -197,6 +234,11 @@ def summary(report: CheckReport) -> list[str]:
                 f"{'is' if len(carried) == 1 else 'are'} right from yours though nncli's "
                 f"number differs."]
     return out
+
+
+def _named(g: Graded) -> str:
+    names = ", ".join(m.name for m in g.mistakes)
+    return g.cell.label + (f" ({names})" if names else "")
 
 
 def _listing(labels: list[str], most: int = 8) -> str:

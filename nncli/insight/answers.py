@@ -4,7 +4,7 @@ step, where it was written, and the precision it was written to.
 Three formats, told apart by their content: the Markdown worksheet (`nncli trace --worksheet
 --format markdown`, tables under ``## Step k`` headings), the CSV worksheet (a header with
 ``cell`` and ``value`` columns, and ``step`` if there are several steps), or a plain two-column
-``name,value`` CSV without a header. Blank cells are left out. Anything else that cannot be
+``name,value`` CSV without a header (a name's comma needs no quotes: ``dW1[1,2],274.5``). Blank cells are left out. Anything else that cannot be
 read is an InputError naming the file and line.
 """
 
@@ -140,7 +140,7 @@ def _table(rows: list[list[str]], first: int, step: int, path: str) -> list[Answ
 def _csv(lines: list[str], path: str) -> list[Answer]:
     """A header with ``cell`` (or ``name``) and ``value`` columns (``step`` optional; other
     columns ignored), or two columns ``name,value`` without a header."""
-    rows = [(n, row) for n, row in enumerate(csv.reader(lines), start=1)
+    rows = [(n, _rejoin(row)) for n, row in enumerate(csv.reader(lines), start=1)
             if row and any(f.strip() for f in row) and not row[0].lstrip().startswith("#")]
     if not rows:
         return []
@@ -168,4 +168,16 @@ def _csv(lines: list[str], path: str) -> list[Answer]:
                 raise InputError(f"{where}: step {field!r} is not a whole number >= 1")
             step = int(field)
         out.append(_answer(row[name_at], step, row[value_at], where))
+    return out
+
+
+def _rejoin(row: list[str]) -> list[str]:
+    """Fields split at the comma inside a cell name's brackets, joined again: a learner
+    writes ``dW1[1,2],274.5`` without quotes."""
+    out: list[str] = []
+    for field in row:
+        if out and out[-1].count("[") > out[-1].count("]"):
+            out[-1] += "," + field
+        else:
+            out.append(field)
     return out

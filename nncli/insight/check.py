@@ -132,8 +132,9 @@ def grade(ex: Exercise, answers: list[Answer]) -> CheckReport:
         if not cells:
             return value
         value = value.copy()
+        variants: dict = {}  # the quantity under each mistake, computed once for its cells
         for cell in cells:
-            g = _grade(ex, cell, found[cell], q, (step, rounded[number - 1]), eps)
+            g = _grade(ex, cell, found[cell], q, (step, rounded[number - 1]), eps, variants)
             graded[cell] = g
             value[cell.index] = g.went_on_with
         return value
@@ -146,8 +147,9 @@ def grade(ex: Exercise, answers: list[Answer]) -> CheckReport:
 
 
 def _grade(ex: Exercise, cell: Cell, answer: Answer, q: Quantity, steps: tuple[Step, Step],
-           eps: float) -> Graded:
-    """``steps``: the step as meant (so far) and as written."""
+           eps: float, variants: dict) -> Graded:
+    """``steps``: the step as meant (so far) and as written; ``variants`` caches the quantity
+    under each mistake."""
     nncli = ex.value(cell)
     on_nncli = agrees(answer, nncli, eps)
     theirs = [float(s.expected[q.key][cell.index]) for s in steps]
@@ -160,18 +162,21 @@ def _grade(ex: Exercise, cell: Cell, answer: Answer, q: Quantity, steps: tuple[S
             return g
         # Right only at the precision written ("1" is judged to ±0.5): if a mistake gives
         # exactly this number, say so, and go on with it as the learner did.
-        return _diagnose(g, q, steps, eps, exactly=True)
+        return _diagnose(g, q, steps, eps, variants, exactly=True)
     g.went_on_with = float(answer.value)
-    return _diagnose(g, q, steps, eps)
+    return _diagnose(g, q, steps, eps, variants)
 
 
-def _diagnose(g: Graded, q: Quantity, steps: tuple[Step, Step], eps: float,
+def _diagnose(g: Graded, q: Quantity, steps: tuple[Step, Step], eps: float, variants: dict,
               exactly: bool = False) -> Graded:
     """The mistakes that reproduce the learner's number; the step goes on with the first one's
     value (what the learner computed before rounding it)."""
     cell = g.cell
     for m in q.mistakes:
-        values = [s.under(q, m.name) for s in steps]
+        for k, s in enumerate(steps):
+            if (k, m.name) not in variants:
+                variants[k, m.name] = s.under(q, m.name)
+        values = [variants[k, m.name] for k in range(len(steps))]
         values = [float(v[cell.index]) for v in values if v is not None]
         matching = [v for v in values if agrees(g.answer, v, eps, exactly)]
         if matching:

@@ -273,8 +273,10 @@ class _Derivation:
             y, a = ("t", "o") if nt.name != "hagan" else ("t", "a")
             diff = f"({y} − {a})" if nt.sign < 0 else f"({a} − {y})"
             lines = nt.chain(layer, j + 1, param, source, act, "")[:1]
-            lines.append(f"{d} = {diff} / n: {model.loss.name} with a {act} output (its {act}′ "
-                         f"cancels against the loss's derivative)")
+            why = (f"its {act}′ cancels against the loss's derivative"
+                   if model.activations[-1].differentiable
+                   else f"the perceptron rule: {act} has no derivative")
+            lines.append(f"{d} = {diff} / n: {model.loss.name} with a {act} output ({why})")
         else:
             lines = nt.chain(layer, j + 1, param, source, act, self._upstream(layer, j + 1))
         for l in range(layer + 1, model.depth + 1):  # how the deltas above arise

@@ -206,8 +206,8 @@ def test_version_and_help(cli):
     assert r.exit_code == 0 and r.stdout == f"nncli {nncli.__version__}\n"
     from nncli.cli import app
     commands = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-    assert commands == ["config", "evaluate", "gradcheck", "plot", "predict", "runs", "schema",
-                        "show", "sweep", "trace", "train"]
+    assert commands == ["check", "config", "evaluate", "explain", "export", "gradcheck", "plot",
+                        "predict", "runs", "schema", "show", "sweep", "trace", "train"]
     for command in commands:  # every command explains itself with an example
         r = cli(command, "--help")
         assert r.exit_code == 0

@@ -17,6 +17,7 @@ import errno
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -92,10 +93,10 @@ def read_text(path: str | Path, what: str = "file", in_run: str | None = None) -
 
 def parse_json(text: str, where: str):
     """JSON as the standard defines it: NaN and Infinity are refused (Python's parser accepts
-    them), and so are nesting too deep to read and integers too large for a float (Python
-    reads them exactly, and then every float conversion of them fails)."""
+    them), and so is nesting too deep to read. (Integers are read exactly, however large: the
+    schema of each file says where one too large for a float is wrong, naming the key.)"""
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_int=_int)
+        return json.loads(text, parse_constant=_no_constant)
     except ValueError as e:
         raise InputError(f"{where}: not valid JSON: {e}") from None
     except RecursionError:
@@ -124,23 +125,46 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _int(text: str) -> int:
-    value = int(text)
-    if abs(value) > _FLOAT_MAX:
-        shown = text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
-        raise ValueError(f"the integer {shown} is too large for a number")
-    return value
-
-
-_FLOAT_MAX = int(1.7976931348623157e308)  # the largest float, as an exact integer
-
-
 def finite_or_none(value) -> float | None:
     """JSON has no NaN or infinity: an undefined or non-finite value is recorded as null."""
     if value is None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def write_new_directory(path: str | Path, files: dict[str, bytes], what: str = "directory"
+                        ) -> Path:
+    """A new directory holding ``files`` (name -> bytes), written whole or not at all: they
+    are assembled in a hidden temporary directory beside ``path`` and renamed into place. An
+    existing empty directory is replaced; anything else already at ``path`` is refused (an
+    InputError, and nothing is written)."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise InputError(f"{path}: already exists{' and is not empty' if path.is_dir() else ''}"
+                         f"; the {what} is written only to a new or empty directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
+                                    dir=path.parent))
+    except OSError as e:
+        raise os_failure(e, path, f"create the {what}") from None
+    try:
+        for name, data in files.items():
+            write_atomic(tmp / name, data)
+        os.chmod(tmp, DIR_MODE)  # as mkdir would make it
+        os.rename(tmp, path)  # refused if a non-empty directory appeared there meanwhile
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise InputError(f"{path}: already exists; the {what} is written only to a new "
+                             f"or empty directory") from None
+        raise os_failure(e, path, f"write the {what}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(path.parent)
+    return path
 
 
 # ---------------------------------------------------------------------------------------------

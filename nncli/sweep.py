@@ -134,8 +134,8 @@ def plan_sweep(config_path: str | Path, grid: list[str] = (), seeds: int | None 
         if any(key == SEED for key, _ in axes):
             raise InputError("--seeds and --grid seed=... both give the seeds; use one of them")
     check_size(axes, seeds)
-    raw = load_raw(config_path, list(overrides))
-    base = validate_config(copy.deepcopy(raw), str(config_path))
+    raw, positions, overridden = load_raw(config_path, list(overrides))
+    base = validate_config(copy.deepcopy(raw), str(config_path), positions, overridden)
     # --seeds gives seeds 0..N-1, all valid: the other axes are checked with the first only.
     validate_points(axes + ([(SEED, [0])] if seeds is not None else []), raw, config_path)
     if seeds is not None:

@@ -33,6 +33,8 @@ try:
     from . import sweep, runs  # noqa: F401
     from . import gradcheck, trace  # noqa: F401
     from . import plot, show  # noqa: F401
+    from . import config  # noqa: F401
+    from . import check, explain, export  # noqa: F401
 finally:
     if _quiet:
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)

@@ -25,6 +25,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -49,11 +50,12 @@ class _State(BaseModel):
 
     format_version: int
     nncli_version: str
-    epochs_done: int = Field(ge=0)
+    epochs_done: int = Field(ge=0, lt=2**63)
     wall_time: float = Field(ge=0, allow_inf_nan=False)
     data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     rng_state: dict
-    history: list[dict[str, int | float | None]]
+    # an integer too large for a float would break every finiteness check: int64 at most
+    history: list[dict[str, Annotated[int, Field(ge=-2**63, lt=2**63)] | float | None]]
 
 
 @dataclass

@@ -158,6 +158,7 @@ class CsvData(_Common):
     features: Annotated[list[Column], Field(min_length=1)] | None = None
     delimiter: Annotated[str, Field(strict=True, min_length=1, max_length=1)] = ","
     header: StrictBool = True
+    sample_weight: Column | None = None  # a column of per-row weights (> 0), not a feature
 
 
 class InlineData(_Common):

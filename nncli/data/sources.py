@@ -32,6 +32,7 @@ class Dataset:
     feature_names: list[str]
     target_names: list[str]  # one per target column; ["target"] when the data has no name
     classes: list  # sorted unique labels as plain Python ints/strs; [] for regression
+    sample_weight: np.ndarray | None = None  # (n,) float64 per-row weights (data.sample_weight)
 
     @property
     def n_samples(self) -> int:
@@ -171,8 +172,9 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
     target = -1 if cfg.target is None else cfg.target
     targets = target if isinstance(target, list) else [target]
     t_idx = _distinct(table, targets, "data.target")
+    w_idx = _weight_column(table, cfg.sample_weight, t_idx, cfg.features)
     if cfg.features is None:
-        f_idx = [j for j in range(len(table.names)) if j not in t_idx]
+        f_idx = [j for j in range(len(table.names)) if j not in t_idx and j not in w_idx]
         if not f_idx:
             raise InputError(f"data.features: {path} has no columns left besides the target")
     else:
@@ -188,7 +190,7 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
     task = _task(cfg, REGRESSION if numeric else CLASSIFICATION)
     if task == REGRESSION:
         y = numeric_matrix(table, t_idx, "data.target")
-        return _regression(X, y, feature_names, target_names)
+        return _with_weights(_regression(X, y, feature_names, target_names), table, w_idx)
     if len(t_idx) > 1:
         raise InputError(
             f"data.target: classification takes one target column, got {len(t_idx)} "
@@ -199,7 +201,34 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
     labels = parse_labels(table.columns[j], lambda i: table.cell(i, j))
     name = target_names[0] if target_names else "target"
     where = f"data.target: {table.source_name}, column {table.names[j]!r}"
-    return _classification(X, labels, feature_names, where, name)
+    return _with_weights(_classification(X, labels, feature_names, where, name), table, w_idx)
+
+
+def _weight_column(table, key, t_idx: list[int], features) -> list[int]:
+    """The sample_weight column's index ([] without one): neither a target nor a feature."""
+    if key is None:
+        return []
+    j = table.column_index(key, "data.sample_weight")
+    named = [table.column_index(k, "data.features") for k in features or []]
+    if j in t_idx or j in named:
+        role = "the target" if j in t_idx else "a feature"
+        raise InputError(f"data.sample_weight: column {table.names[j]!r} is also {role}")
+    return [j]
+
+
+def _with_weights(dataset: Dataset, table, w_idx: list[int]) -> Dataset:
+    """The dataset with its rows' weights: finite numbers > 0 (each is its row's share of the
+    loss, and a batch's weights are divided by their sum)."""
+    if not w_idx:
+        return dataset
+    w = numeric_matrix(table, w_idx, "data.sample_weight")[:, 0]
+    bad = ~(w > 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(f"data.sample_weight: {table.cell(i, w_idx[0])}: a weight must be a "
+                         f"number > 0 (got {w[i]:g})")
+    dataset.sample_weight = w
+    return dataset
 
 
 def _distinct(table, keys, what: str) -> list[int]:

@@ -7,8 +7,8 @@ builds the initial network. Any problem is an InputError raised before training 
 run directory is ever made for a config that cannot run.
 
 Randomness: one ``np.random.SeedSequence(seed)`` is split into independent streams for data
-generation, the validation split, initial weights and shuffling, so that changing one (say
-the initial weights) leaves the others as they were.
+generation, the validation split, initial weights, shuffling and dropout masks, so that
+changing one (say the initial weights) leaves the others as they were.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .build import build_network, resolve_network
+from .objective import resolve_training, row_weights
 from ..config import Config
 from ..data.prepare import Scaler, split_indices, target_matrix, training_matrix
 from ..data.sources import Dataset, load_source
@@ -43,6 +44,8 @@ class Experiment:
     train_idx: np.ndarray  # the dataset's row numbers of each split
     val_idx: np.ndarray
     shuffle_rng: np.random.Generator
+    dropout_rng: np.random.Generator | None = None  # dropout masks (their own stream)
+    weights: np.ndarray | None = None  # (n,) each row's loss weight, split order; None: all 1
 
     @property
     def n_train(self) -> int:
@@ -65,6 +68,14 @@ class Experiment:
         return self.Y[self.n_train:]
 
     @property
+    def w_train(self) -> np.ndarray | None:
+        return None if self.weights is None else self.weights[:self.n_train]
+
+    @property
+    def w_val(self) -> np.ndarray | None:
+        return None if self.weights is None else self.weights[self.n_train:]
+
+    @property
     def metric(self):
         return METRICS[self.dataset.task]
 
@@ -74,7 +85,7 @@ class Experiment:
 
 
 def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:
-    names = ("data", "split", "init", "shuffle")
+    names = ("data", "split", "init", "shuffle", "dropout")
     return dict(zip(names, np.random.SeedSequence(seed).spawn(len(names))))
 
 
@@ -94,6 +105,8 @@ def prepare(config: Config, config_path: Path) -> Experiment:
         raise InputError(f"data: some values are not finite in {dtype} after scaling "
                          f"(too large for {dtype}?)")
     Y = targets(dataset, dataset.y[np.concatenate([train_idx, val_idx])], config)
+    weights = row_weights(config.training, dataset, np.concatenate([train_idx, val_idx]),
+                          len(train_idx))
     dataset = replace(dataset, X=None, y=None)  # X may now be scaled in place: not the data
     check_fits(config, len(train_idx))
 
@@ -102,6 +115,7 @@ def prepare(config: Config, config_path: Path) -> Experiment:
         config=config, dataset=dataset, network=network, loss=LOSSES[config.training.loss],
         scaler=scaler, X=X, Y=Y, train_idx=train_idx, val_idx=val_idx,
         shuffle_rng=np.random.default_rng(streams["shuffle"]),
+        dropout_rng=np.random.default_rng(streams["dropout"]), weights=weights,
     )
 
 
@@ -140,7 +154,9 @@ def resolve(config: Config, config_path: Path, dataset: Dataset) -> Config:
         "name": config.name or config_path.stem,
         "data": data.model_copy(update=data_update),
         "network": resolve_network(config.network, n_features),
-        "training": config.training.model_copy(update={"loss": loss}),
+        "training": resolve_training(config.training, loss, dataset,
+                                     METRICS[dataset.task].name, data_update.get(
+                                         "validation", data.validation) > 0),
     })
 
 

@@ -158,7 +158,9 @@ def run_fit(experiment: Experiment, hooks: Hooks | None = None,
     validation = (experiment.X_val, experiment.Y_val) if experiment.has_validation else None
     return fit(experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
                experiment.config.training, rng=experiment.shuffle_rng, metric=experiment.metric,
-               validation=validation, hooks=hooks, resume=resume)
+               validation=validation, hooks=hooks, resume=resume,
+               weights=experiment.w_train, val_weights=experiment.w_val,
+               dropout_rng=experiment.dropout_rng)
 
 
 def final_metrics(experiment: Experiment, result: FitResult) -> dict:
@@ -166,23 +168,35 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     name, fn = experiment.metric.name, experiment.metric.fn
     net, loss = experiment.network, experiment.loss
 
-    def split(X, Y):
+    def split(X, Y, w):
         if len(X) == 0:
             return None
-        value, metric, _ = evaluate(net, loss, X, Y, fn)
+        value, metric, _ = evaluate(net, loss, X, Y, fn, weights=w)
         return {"loss": finite_or_none(value), name: finite_or_none(metric)}
 
     epochs = experiment.config.training.epochs
     reason = result.reason or f"reached training.epochs ({epochs})"
-    return {
+    metrics = {
         "status": result.status,
         "reason": reason,
         "epochs": epochs,
         "epochs_run": result.epochs_run,
         "wall_time": round(result.wall_time, 6),
-        "train": split(experiment.X_train, experiment.Y_train),
-        "validation": split(experiment.X_val, experiment.Y_val),
+        "train": split(experiment.X_train, experiment.Y_train, experiment.w_train),
+        "validation": split(experiment.X_val, experiment.Y_val, experiment.w_val),
     }
+    if result.best_epoch is not None:  # early stopping: which weights the run kept
+        stopping = experiment.config.training.early_stopping
+        best = result.history[result.best_epoch - 1] if result.best_epoch else None
+        metrics["best_epoch"] = result.best_epoch or None
+        metrics["weights"] = {
+            "epoch": result.weights_epoch,
+            "why": ("the best epoch" if result.weights_epoch == result.best_epoch
+                    else "the last epoch (restore_best is false)"),
+            "monitor": stopping.monitor,
+            "best": None if best is None else finite_or_none(best[stopping.monitor]),
+        }
+    return metrics
 
 
 def write_run(writer: RunWriter, experiment: Experiment, result: FitResult, metrics: dict) -> None:

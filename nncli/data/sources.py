@@ -221,6 +221,8 @@ def _with_weights(dataset: Dataset, table, w_idx: list[int]) -> Dataset:
     loss, and a batch's weights are divided by their sum)."""
     if not w_idx:
         return dataset
+    from nncli.data.csvfile import numeric_matrix
+
     w = numeric_matrix(table, w_idx, "data.sample_weight")[:, 0]
     bad = ~(w > 0)
     if bad.any():

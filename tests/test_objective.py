@@ -2,20 +2,21 @@
 lives inside the engine's one forward and one backward pass; gradcheck checks them."""
 
 import csv
+import json
 import warnings
 
 import numpy as np
 import pytest
 import yaml
 
-from conftest import assert_input_error, read_json, weights, write_config
+from conftest import assert_input_error, weights, write_config
 
 from nncli.config import load_config
 from nncli.engine.activations import make_activation
 from nncli.engine.losses import LOSSES
 from nncli.engine.network import Layer, Network, evaluate
 from nncli.engine.penalty import Penalty
-from nncli.errors import InputError, NncliWarning
+from nncli.errors import NncliWarning
 from nncli.insight.gradcheck import gradcheck_config
 from nncli.metrics import ACCURACY
 from nncli.training.experiment import prepare
@@ -344,3 +345,15 @@ def test_hagan_has_no_nesterov_form(tmp_path, cli):
     assert_input_error(cli.train(path, "--set", "training.update=nesterov"),
                        f"{path}: training.momentum_form: hagan has no Nesterov form; use "
                        f"classic or pytorch with update nesterov (or update momentum)")
+
+
+def test_gradcheck_says_what_the_objective_holds(tmp_path, cli):
+    path = write_config(tmp_path, DROPOUT.replace("learning_rate: 0.1}",
+                                                  "learning_rate: 0.1, l2: 0.1}"))
+    r = cli("gradcheck", path, "--samples", "4")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "the loss includes the weight penalty" in text
+    assert "dropout: one fixed mask is used for every evaluation (layer 1:" in text
+    report = json.loads(cli("gradcheck", path, "--samples", "4", "--json").stdout)
+    assert report["dropout"]["layers"][0]["total"] == 64 and report["penalty"] > 0

@@ -1,6 +1,7 @@
 """For every update rule: a resumed run equals the uninterrupted run bit for bit, and trace
 makes the updates training makes, bit for bit; trace shows the rule's state."""
 
+import io
 import json
 
 import numpy as np
@@ -194,3 +195,70 @@ training: {loss: half_sse, batch: full, learning_rate: 0.1, l2: 0.5}
     np.testing.assert_allclose(step["updated"]["W1"], [[0.95 - 0.185]])
     md = cli("trace", path, "--format", "markdown").stdout
     assert "**dL/dW1** = xᵀ · δ1 + l2 · W1" in md and "Penalty (l2/2)·ΣW² with l2 = 0.5" in md
+
+
+# --- the checkpoint's new state is checked like the rest -----------------------------------------
+
+@pytest.fixture
+def adam_checkpoint(tmp_path):
+    path = write_config(tmp_path, ALL_TOGETHER)
+    cut = train_from_config(path, [], tmp_path / "cut", hooks=StopAfter(3).hooks())
+    return cut.run_dir
+
+
+def rewrite(run, change):
+    with np.load(run / CHECKPOINT, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    state = json.loads(str(arrays["state"]))
+    change(arrays, state)
+    arrays["state"] = np.array(json.dumps(state))
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    (run / CHECKPOINT).write_bytes(buf.getvalue())
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda a, s: a.update(opt_m=a["opt_m"][:-1]), "opt_m is float64 (161,); the config needs "
+                                                   "float64 (162,)"),
+    (lambda a, s: a["opt_v"].__setitem__(0, np.nan), "opt_v holds values that are not finite"),
+    (lambda a, s: a.pop("opt_v"), "no 'opt_v' array (the update rule's state)"),
+    (lambda a, s: a.pop("best_theta"), "no 'best_theta' array (early stopping's best weights)"),
+    (lambda a, s: s["optimizer"].update(rule="rmsprop"),
+     "state: optimizer: made by update rmsprop; the config says adam"),
+    (lambda a, s: s["optimizer"].update(t=10 ** 6), "state: optimizer: 1000000 steps in 3 "
+                                                    "epochs of 40 rows"),
+    (lambda a, s: s["optimizer"].update(extra=1), "state: optimizer.extra: Extra inputs are "
+                                                  "not permitted"),
+    (lambda a, s: s["schedule"].update(rate=-1.0), "state: schedule.rate: Input should be "
+                                                   "greater than 0"),
+    (lambda a, s: s.update(schedule=None), "state: schedule: missing; the config's schedule "
+                                           "is plateau"),
+    (lambda a, s: s["early_stopping"].update(best_epoch=9), "state: early_stopping: counts "
+                                                            "beyond the 3 epochs done"),
+    (lambda a, s: s.update(dropout_rng_state=None), "state: dropout_rng_state: missing; the "
+                                                    "config has dropout"),
+    (lambda a, s: s.update(format_version=1), "state: optimizer: not part of checkpoint "
+                                              "format 1"),
+])
+def test_a_tampered_optimizer_state_is_refused(adam_checkpoint, change, message):
+    rewrite(adam_checkpoint, change)
+    with pytest.raises(Exception) as info:
+        resume_run(adam_checkpoint)
+    assert type(info.value).__name__ == "InputError"
+    assert str(info.value) == f"{adam_checkpoint / CHECKPOINT}: {message}"
+
+
+def test_a_format_1_checkpoint_of_a_plain_run_still_resumes(tmp_path):
+    """Checkpoints written before update rules had state hold none; plain gradient descent
+    needs none, so they resume exactly as they did."""
+    path = write_config(tmp_path, noisy_xor(epochs=4))
+    whole = train_from_config(path, [], tmp_path / "whole").run_dir
+    cut = train_from_config(path, [], tmp_path / "cut", hooks=StopAfter(2).hooks()).run_dir
+
+    def as_format_1(arrays, state):
+        for key in ("optimizer", "schedule", "early_stopping", "dropout_rng_state"):
+            del state[key]
+        state["format_version"] = 1
+
+    rewrite(cut, as_format_1)
+    assert same_run(resume_run(cut, out=tmp_path / "resumed").run_dir, whole)

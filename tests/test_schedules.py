@@ -175,3 +175,20 @@ def test_the_three_momentum_forms_give_their_documented_numbers(tmp_path, form, 
                       f"training.momentum_form={form}",
                       "training.schedule={kind: step, every: 1, factor: 0.5}")
     assert w == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("value,message", [
+    ("constnt", "training.schedule: expected constant, or a mapping with kind: step, "
+                "exponential, plateau (got 'constnt')"),
+    ("{kind: cosine}", "training.schedule.kind: unknown kind 'cosine'; expected one of: step, "
+                       "exponential, plateau"),
+    ("{every: 3}", "training.schedule.kind: required key is missing; expected one of: step, "
+                   "exponential, plateau"),
+    ("{kind: step, evry: 3}", "training.schedule.evry: unknown key (did you mean every?); "
+                              "allowed keys: kind, every, factor"),
+    ("{kind: plateau, factor: 1}", "training.schedule.factor: Input should be less than 1 "
+                                   "(got 1)"),
+])
+def test_schedule_errors_name_the_key(cli, value, message):
+    r = cli.train(EXAMPLE_A, "--set", f"training.schedule={value}")
+    assert_input_error(r, f"{EXAMPLE_A}: {message}")

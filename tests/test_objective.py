@@ -11,6 +11,7 @@ import yaml
 
 from conftest import assert_input_error, weights, write_config
 
+from nncli import load_run
 from nncli.config import load_config
 from nncli.engine.activations import make_activation
 from nncli.engine.losses import LOSSES
@@ -293,6 +294,9 @@ def test_dropout_trains_with_masks_and_evaluates_without(tmp_path):
     _, _, out = evaluate(e.network, e.loss, e.X_val, e.Y_val, ACCURACY.fn)
     ws = e.network.workspace(len(e.X_val))
     np.testing.assert_array_equal(out, e.network.forward(e.X_val, ws))
+    # and predict (the run loaded back) gives those outputs too
+    X_raw = e.scaler.inverse(e.X_val)
+    np.testing.assert_allclose(load_run(run.run_dir).predict_proba(X_raw), out, rtol=1e-12)
     # a run with dropout 0 has the same initial weights but other final weights
     other = experiment(path, "network.layers.0.dropout=0", "network.layers.1.dropout=0")
     assert np.array_equal(other.network.theta, experiment(path).network.theta)

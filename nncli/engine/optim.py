@@ -244,11 +244,7 @@ class RMSprop(Rule):
         np.multiply(grad, grad, out=denominator)
         denominator *= 1 - self.rho
         s += denominator
-        np.sqrt(s, out=denominator)
-        denominator += self.epsilon
-        grad *= self.learning_rate
-        grad /= denominator
-        theta -= grad
+        _adaptive_step(theta, grad, s, denominator, self.learning_rate, self.epsilon)
 
     def effective_lr(self):
         return self.learning_rate / self.buffers[0]  # lr / (√s + ε), per parameter
@@ -272,14 +268,20 @@ class AdaGrad(Rule):
         s, denominator = self.state["s"], self.buffers[0]
         np.multiply(grad, grad, out=denominator)
         s += denominator
-        np.sqrt(s, out=denominator)
-        denominator += self.epsilon
-        grad *= self.learning_rate
-        grad /= denominator
-        theta -= grad
+        _adaptive_step(theta, grad, s, denominator, self.learning_rate, self.epsilon)
 
     def effective_lr(self):
         return self.learning_rate / self.buffers[0]  # lr / (√s + ε), per parameter
+
+
+def _adaptive_step(theta, grad, s, denominator, learning_rate, epsilon) -> None:
+    """w ← w − lr·g / (√s + ε), the step rmsprop and adagrad share (``denominator``: a
+    preallocated buffer; ``grad`` is consumed)."""
+    np.sqrt(s, out=denominator)
+    denominator += epsilon
+    grad *= learning_rate
+    grad /= denominator
+    theta -= grad
 
 
 RULES: dict[str, type[Rule]] = {

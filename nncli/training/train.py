@@ -189,10 +189,15 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
         stopping = experiment.config.training.early_stopping
         best = result.history[result.best_epoch - 1] if result.best_epoch else None
         metrics["best_epoch"] = result.best_epoch or None
+        if result.weights_epoch == result.best_epoch:
+            why = "the best epoch"
+        elif not stopping.restore_best:
+            why = "the last epoch (restore_best is false)"
+        else:
+            why = f"the last epoch (no epoch improved {stopping.monitor})"
         metrics["weights"] = {
             "epoch": result.weights_epoch,
-            "why": ("the best epoch" if result.weights_epoch == result.best_epoch
-                    else "the last epoch (restore_best is false)"),
+            "why": why,
             "monitor": stopping.monitor,
             "best": None if best is None else finite_or_none(best[stopping.monitor]),
         }

@@ -361,3 +361,13 @@ def test_gradcheck_says_what_the_objective_holds(tmp_path, cli):
     assert "dropout: one fixed mask is used for every evaluation (layer 1:" in text
     report = json.loads(cli("gradcheck", path, "--samples", "4", "--json").stdout)
     assert report["dropout"]["layers"][0]["total"] == 64 and report["penalty"] > 0
+
+
+def test_class_weights_by_integer_label_survive_the_resolved_config(tmp_path):
+    """config.yaml writes {0: 2} as {'0': 2.0} (YAML from JSON keys); it trains the same."""
+    path = write_config(tmp_path, PENALISED.replace("l1: 0.01}", "l1: 0.01, "
+                                                    "class_weight: {0: 2}}"))
+    first = train_from_config(path, [], tmp_path / "a")
+    assert set(first.experiment.weights) == {1.0, 2.0}
+    again = train_from_config(first.run_dir / "config.yaml", [], tmp_path / "b").run_dir
+    assert (first.run_dir / "weights.npz").read_bytes() == (again / "weights.npz").read_bytes()

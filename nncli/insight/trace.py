@@ -273,7 +273,7 @@ def to_markdown(trace: Trace, digits: int = 6) -> str:
     net = trace.experiment.network
     rule = ("w ← w − lr · dL/dw" if t.update == "gradient" else
             "w ← w − lr · dL/dw / ‖dL/dw‖ (the norm over all trainable gradients)"
-            if t.update == "normalized" else f"{trace.formula}, with g = dL/dw")
+            if t.update == "normalized" else f"{trace.formula}, where g = dL/dw,")
     form = f" (form `{t.momentum_form}`)" if t.momentum_form else ""
     mean = ("weighted mean Σ wᵢ·Lᵢ / Σ wᵢ over the samples of a batch, w from class and "
             "sample weights" if trace.experiment.weights is not None

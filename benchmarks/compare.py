@@ -359,6 +359,43 @@ def results_markdown(tables: dict[str, list[dict]], repeats: int, threads: int |
     return "\n".join(out)
 
 
+def results_section(tables: dict[str, list[dict]], repeats: int, threads: int | None,
+                    command: str, names: list[str]) -> str:
+    """The results of some scenarios only, as a section of RESULTS.md between markers (so a
+    later run of the same scenarios replaces it, and the other rows stay as measured)."""
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    out = [section_marker(names), f"## Scenarios {', '.join(names)}", "",
+           f"Measured {when} with `{command}` (medians of {repeats} interleaved rounds; every "
+           f"run a fresh process), apart from the tables above, on:", "",
+           *machine_description(),
+           f"- BLAS threads of the measured processes: {threads or 'library default'}", ""]
+    for dtype, rows in tables.items():
+        out += [f"### {dtype}", "", table(rows), "",
+                f"Lowest reachable nncli / scikit-learn (floor / scikit-learn): {limits(rows)}.",
+                ""]
+    return "\n".join(out + [SECTION_END])
+
+
+def section_marker(names: list[str]) -> str:
+    return f"<!-- compare.py section: {' '.join(names)} -->"
+
+
+SECTION_END = "<!-- end of section -->"
+
+
+def write_section(path: Path, section: str, names: list[str]) -> None:
+    """Put ``section`` into the file at ``path``: in place of the section of the same
+    scenarios, or at the end."""
+    text = path.read_text() if path.exists() else ""
+    start = text.find(section_marker(names))
+    if start >= 0:
+        end = text.index(SECTION_END, start) + len(SECTION_END)
+        text = text[:start] + section + text[end:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -373,7 +410,9 @@ def main(argv=None) -> int:
     p.add_argument("--profile", action="store_true",
                    help="print a cProfile of nncli on each scenario instead of comparing")
     p.add_argument("--write-results", action="store_true",
-                   help="run float64 and float32 and write benchmarks/RESULTS.md")
+                   help="run float64 and float32 and write benchmarks/RESULTS.md (with "
+                        "SCENARIOs named: their own section of it, replaced on the next run "
+                        "of the same scenarios)")
     p.add_argument("--worker", nargs=2, metavar=("SYSTEM", "SCENARIO"), help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -407,9 +446,13 @@ def main(argv=None) -> int:
                   f"on {', '.join(bad)}: not the same work")
     if args.write_results:
         command = "python benchmarks/compare.py " + " ".join(sys.argv[1:])
-        (BENCHMARKS / "RESULTS.md").write_text(
-            results_markdown(tables, args.repeats, args.threads, command))
-        print(f"\nwrote {BENCHMARKS / 'RESULTS.md'}")
+        path = BENCHMARKS / "RESULTS.md"
+        if args.scenarios:  # a subset: its own section; the other rows stay as measured
+            write_section(path, results_section(tables, args.repeats, args.threads, command,
+                                                names), names)
+        else:
+            path.write_text(results_markdown(tables, args.repeats, args.threads, command))
+        print(f"\nwrote {path}")
     return 0
 
 

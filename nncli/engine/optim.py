@@ -190,7 +190,7 @@ class Adam(Rule):
     name = "adam"
     hyper = {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
     arrays = ("m", "v")
-    scratch = 3  # m̂, v̂, the denominator
+    scratch = 2  # a work buffer, the denominator √v̂ + ε
 
     def formula(self):
         return (f"m ← β1·m + (1−β1)·g ;  v ← β2·v + (1−β2)·g² ;  m̂ = m / (1−β1ᵗ) ;  "
@@ -198,29 +198,32 @@ class Adam(Rule):
                 f"β2 = {self.beta2:g}, ε = {self.epsilon:g})")
 
     def step(self, theta, grad):
+        # The bias corrections are folded into scalars, as torch computes them:
+        # lr·m̂ = (lr / (1−β1ᵗ))·m and √v̂ = √v / √(1−β2ᵗ), two passes over the vectors fewer.
         self.t += 1
         m, v = self.state["m"], self.state["v"]
-        m_hat, v_hat, denominator = self.buffers
+        work, denominator = self.buffers
         m *= self.beta1
-        np.multiply(grad, 1 - self.beta1, out=m_hat)
-        m += m_hat
+        np.multiply(grad, 1 - self.beta1, out=work)
+        m += work
         v *= self.beta2
-        np.multiply(grad, grad, out=v_hat)
-        v_hat *= 1 - self.beta2
-        v += v_hat
-        np.divide(m, 1 - self.beta1 ** self.t, out=m_hat)
-        np.divide(v, 1 - self.beta2 ** self.t, out=v_hat)
-        np.sqrt(v_hat, out=denominator)
+        np.multiply(grad, grad, out=work)
+        work *= 1 - self.beta2
+        v += work
+        np.sqrt(v, out=denominator)
+        denominator *= 1 / math.sqrt(1 - self.beta2 ** self.t)
         denominator += self.epsilon
-        np.multiply(m_hat, self.learning_rate, out=grad)
+        np.multiply(m, self.learning_rate / (1 - self.beta1 ** self.t), out=grad)
         grad /= denominator
         theta -= grad
 
     def effective_lr(self):
-        return self.learning_rate / self.buffers[2]  # lr / (√v̂ + ε), per parameter
+        return self.learning_rate / self.buffers[1]  # lr / (√v̂ + ε), per parameter
 
     def shown(self):
-        return {**self.state, "m_hat": self.buffers[0], "v_hat": self.buffers[1]}
+        m, v = self.state["m"], self.state["v"]
+        return {"m": m, "v": v, "m_hat": m / (1 - self.beta1 ** self.t),
+                "v_hat": v / (1 - self.beta2 ** self.t)}
 
 
 class RMSprop(Rule):

@@ -237,15 +237,17 @@ def test_bad_sample_weight_columns(tmp_path, cli, change, message):
     assert_input_error(cli.train(path), f"{message.format(csv=csv_path)}")
 
 
-def test_a_weight_that_is_not_positive_names_its_cell(tmp_path, cli):
+@pytest.mark.parametrize("cell,got", [("0", "0"), ("", "an empty cell")])
+def test_a_weight_that_is_not_positive_names_its_cell(tmp_path, cli, cell, got):
     csv_path = imbalanced_csv(tmp_path, weight_column=True)
     lines = csv_path.read_text().splitlines()
-    lines[5] = lines[5].replace(",3.0,", ",0,").replace(",2.0,", ",0,").replace(",1.0,", ",0,")
+    x1, x2, _, label = lines[5].split(",")
+    lines[5] = ",".join([x1, x2, cell, label])
     csv_path.write_text("\n".join(lines) + "\n")
     path = write_config(tmp_path, IMBALANCED.replace("target: label", "target: label, "
                                                      "sample_weight: w"))
     assert_input_error(cli.train(path), f"data.sample_weight: {csv_path}: row 6, column 'w': "
-                                        f"a weight must be a number > 0 (got 0)")
+                                        f"a weight must be a number > 0 (got {got})")
 
 
 def test_class_weight_names_classes_of_the_data(tmp_path, cli):
@@ -318,7 +320,7 @@ def test_dropout_on_the_output_layer_is_an_error(tmp_path, cli):
     path = write_config(tmp_path, DROPOUT.replace("- {units: 2, activation: softmax}",
                                                   "- {units: 2, activation: softmax, "
                                                   "dropout: 0.1}"))
-    assert_input_error(cli.train(path), f"{path}: network: layers[2] (layer 3).dropout: "
+    assert_input_error(cli.train(path), f"{path}:3:1: network: layers[2] (layer 3).dropout: "
                                         "dropout applies to hidden layers only, not to the "
                                         "output layer")
 
@@ -347,7 +349,7 @@ def test_hagan_has_no_nesterov_form(tmp_path, cli):
     path = write_config(tmp_path, DROPOUT.replace("learning_rate: 0.1}", "learning_rate: 0.1, "
                                                   "momentum_form: hagan}"))
     assert_input_error(cli.train(path, "--set", "training.update=nesterov"),
-                       f"{path}: training.momentum_form: hagan has no Nesterov form; use "
+                       f"{path}:8:59: training.momentum_form: hagan has no Nesterov form; use "
                        f"classic or pytorch with update nesterov (or update momentum)")
 
 

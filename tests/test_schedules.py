@@ -191,4 +191,19 @@ def test_the_three_momentum_forms_give_their_documented_numbers(tmp_path, form, 
 ])
 def test_schedule_errors_name_the_key(cli, value, message):
     r = cli.train(EXAMPLE_A, "--set", f"training.schedule={value}")
-    assert_input_error(r, f"{EXAMPLE_A}: {message}")
+    assert_input_error(r, f"{EXAMPLE_A}: {message} (from --set training.schedule={value})")
+
+
+def test_the_json_schema_knows_both_ways_to_write_a_schedule():
+    import jsonschema
+
+    from nncli.config import json_schema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    base = {"data": {"source": "xor"},
+            "network": {"layers": [{"units": 1, "activation": "sigmoid"}]}}
+    valid = ["constant", {"kind": "step", "every": 3}, {"kind": "plateau", "patience": 2}]
+    invalid = ["constnt", {"kind": "cosine"}, {"kind": "step", "evry": 2}]
+    for schedule in valid + invalid:
+        errors = list(validator.iter_errors({**base, "training": {"schedule": schedule}}))
+        assert (errors == []) == (schedule in valid), schedule

@@ -155,19 +155,8 @@ class Network:
         """
         n = X.shape[0]
         last = len(self.layers) - 1
-        out_act = self.layers[last].activation
-        a_out, delta = ws.a[last][:n], ws.delta[last][:n]
-        if loss.fused_with == out_act.name:
-            np.subtract(a_out, Y, out=delta)  # the fused gradient: dL/dz = (a - y) / n
-            if weights is None:
-                delta /= n
-            else:  # weighted: dL/dz_i = (a_i - y_i) w_i / sum(w)
-                delta *= np.divide(weights, weights.sum(), out=ws.row_scale[:n])[:, None]
-        else:
-            loss.grad(a_out, Y, out=delta)
-            if weights is not None:  # the 1/n of the mean becomes w_i / sum(w)
-                delta *= np.multiply(weights, n / weights.sum(), out=ws.row_scale[:n])[:, None]
-            out_act.backprop(a_out, delta)
+        delta = output_delta(loss, self.layers[last].activation, ws.a[last][:n], Y,
+                             ws.delta[last][:n], weights, ws.row_scale[:n])
         for i in range(last, -1, -1):
             layer = self.layers[i]
             a_prev = X if i == 0 else ws.out[i - 1][:n]
@@ -194,6 +183,30 @@ class Network:
                   l.frozen, l.dropout)
             for l in self.layers
         ])
+
+
+def output_delta(loss: Loss, activation: Activation, a: np.ndarray, Y: np.ndarray,
+                 out: np.ndarray, weights: np.ndarray | None = None,
+                 scale: np.ndarray | None = None) -> np.ndarray:
+    """dL/dz of the output layer (``a`` its activations, n rows) into ``out``: the fused
+    (a - y) / n where the loss is fused with this output (see losses.py), else dL/da through
+    the activation's derivative. With row ``weights`` (the weighted mean loss) each row carries
+    w_i / sum(w) in place of 1/n (``scale``: an (n,) buffer for it). The backward pass and the
+    learner's step calculator (insight/stepcalc.py) both start here."""
+    n = a.shape[0]
+    if weights is not None and scale is None:
+        scale = np.empty(n, out.dtype)
+    if loss.fused_with == activation.name:
+        np.subtract(a, Y, out=out)  # the fused gradient: dL/dz = (a - y) / n
+        if weights is None:
+            out /= n
+        else:  # weighted: dL/dz_i = (a_i - y_i) w_i / sum(w)
+            out *= np.divide(weights, weights.sum(), out=scale)[:, None]
+        return out
+    loss.grad(a, Y, out=out)
+    if weights is not None:  # the 1/n of the mean becomes w_i / sum(w)
+        out *= np.multiply(weights, n / weights.sum(), out=scale)[:, None]
+    return activation.backprop(a, out)
 
 
 # A non-finite loss is reported by the caller (as divergence); NumPy's warnings add nothing.

@@ -67,7 +67,7 @@ def train(
         if "best_epoch" in outcome.metrics:  # early stopping: say which weights were kept
             console.info(outcome.metrics["reason"])
         from .sparkline import history_columns, loss_chart
-        chart = loss_chart(history_columns(outcome.result.history))
+        chart = loss_chart(history_columns(outcome.history))
         if chart is not None:
             console.err.print(chart)
     if json_:

@@ -78,7 +78,8 @@ def parse_labels(values: np.ndarray, where: Callable[[int], str]) -> np.ndarray:
 
 
 def _classification(X, labels, feature_names, what: str, target_name="target") -> Dataset:
-    classes = sorted(np.unique(labels).tolist())
+    # return_counts: np.unique's other path imports numpy.ma (12 ms) to look for a mask
+    classes = sorted(np.unique(labels, return_counts=True)[0].tolist())
     if len(classes) < 2:
         raise InputError(
             f"{what}: the classification target has a single class ({classes[0]!r}); "

@@ -35,7 +35,8 @@ def sweep(
                                           "number of cores)."),
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", metavar="tcp://HOST:PORT",
-        help="Run on the workers of this Dask scheduler instead of local processes."),
+        help="Run on the workers of this Dask scheduler instead of local processes (needs "
+             "the Dask client: pip install 'nncli[dask]')."),
     out: Path = typer.Option(Path("runs"), "--out", help="Parent directory of the sweep directory."),
     fail_fast: bool = typer.Option(False, "--fail-fast",
                                    help="Start no new run after one fails or diverges."),

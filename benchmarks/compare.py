@@ -60,13 +60,15 @@ def nncli_network(s: Scenario, layers, dtype):
 
 
 def nncli_fit(s: Scenario, net, X, Y, epochs: int, shuffle: bool):
+    from nncli.config import TrainingConfig
     from nncli.engine.losses import LOSSES
     from nncli.metrics import METRICS
-    from nncli.training.loop import Batching, fit
+    from nncli.training.loop import fit
 
-    result = fit(net, LOSSES[s.loss], X, Y, batching=Batching(s.batch_size(len(X)), shuffle),
-                 epochs=epochs, learning_rate=s.learning_rate, update="gradient",
-                 rng=np.random.default_rng(0), metric=METRICS[s.task])
+    training = TrainingConfig(batch="minibatch", batch_size=s.batch_size(len(X)), epochs=epochs,
+                              learning_rate=s.learning_rate, shuffle=shuffle, update="gradient")
+    result = fit(net, LOSSES[s.loss], X, Y, training, rng=np.random.default_rng(0),
+                 metric=METRICS[s.task])
     if result.status != "finished":
         raise RuntimeError(f"{s.name}: nncli training {result.status}: {result.reason}")
     return [h["loss"] for h in result.history]
@@ -190,12 +192,12 @@ def final_quality(s: Scenario, arrays: dict, weights_file: Path, dtype: str):
     """(loss, accuracy or R²) of saved final weights on the training data, by nncli."""
     from nncli.engine.losses import LOSSES
     from nncli.metrics import METRICS
-    from nncli.training.loop import evaluate
+    from nncli.engine.network import evaluate
 
     with np.load(weights_file) as z:
         layers = weights_of({k: z[k] for k in z.files})
     net = nncli_network(s, layers, dtype)
-    loss, metric, _ = evaluate(net, LOSSES[s.loss], arrays["X"], arrays["Y"], METRICS[s.task][1])
+    loss, metric, _ = evaluate(net, LOSSES[s.loss], arrays["X"], arrays["Y"], METRICS[s.task].fn)
     return loss, metric
 
 

@@ -23,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .data.schema import DataConfig
 from .engine.activations import ACTIVATIONS
 from .engine.init import INITS
-from .engine.losses import LOSSES
+from .engine.losses import LOSSES, default_loss, loss_pairing_error
 from .engine.optim import UPDATES
 from .errors import InputError
+from .files import read_text
 
 ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
@@ -54,8 +55,9 @@ class LayerConfig(Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        if self.alpha is not None and self.activation != "leaky_relu":
-            raise ValueError("alpha applies to leaky_relu layers only")
+        if self.alpha is not None and "alpha" not in ACTIVATIONS[self.activation].params:
+            with_alpha = [a for a, cls in ACTIVATIONS.items() if "alpha" in cls.params]
+            raise ValueError(f"alpha applies to {', '.join(with_alpha)} layers only")
         if self.activation == "softmax" and self.units < 2:
             raise ValueError("softmax needs at least 2 units (use sigmoid for one output)")
         if self.weights is not None:
@@ -122,14 +124,9 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _check(self):
-        out = self.network.layers[-1].activation
-        loss = self.training.loss or default_loss(out)
-        needs = {"cross_entropy": "softmax", "binary_cross_entropy": "sigmoid", "perceptron": "step"}
-        if loss in needs and out != needs[loss]:
-            raise ValueError(f"training.loss {loss} needs a {needs[loss]} output layer, "
-                             f"not {out}")
-        if out == "step" and loss != "perceptron":
-            raise ValueError(f"a step output layer is trained with loss perceptron only, not {loss}")
+        problem = loss_pairing_error(self.loss_name, self.output_activation)
+        if problem:
+            raise ValueError(problem)
         return self
 
     @property
@@ -141,9 +138,13 @@ class Config(Strict):
         return self.training.loss or default_loss(self.output_activation)
 
 
-def default_loss(output_activation: str) -> str:
-    return {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy",
-            "step": "perceptron"}.get(output_activation, "mse")
+
+def json_schema() -> dict:
+    """The JSON Schema of a config file, for editors (``nncli schema``)."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "nncli config"
+    return schema
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,9 +176,22 @@ _UniqueKeyLoader.add_implicit_resolver(
     list("-+0123456789"))
 
 
+Positions = dict  # key path (tuple of keys and list indexes) -> (line, column), 1-based
+
+
 def parse_yaml(text: str, where: str) -> Any:
+    return parse_yaml_with_positions(text, where)[0]
+
+
+def parse_yaml_with_positions(text: str, where: str) -> tuple[Any, Positions]:
+    """The YAML document, and where each key (or list item) of it is written."""
+    loader = None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _UniqueKeyLoader(text)  # its reader refuses control characters at once
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        return loader.construct_document(node), _positions(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
@@ -186,10 +200,34 @@ def parse_yaml(text: str, where: str) -> Any:
         raise InputError(f"{where}: invalid YAML: {' '.join(str(e).split())}") from None
     except RecursionError:  # PyYAML recurses once per level: [[[[...]]]]
         raise InputError(f"{where}: invalid YAML: nested too deeply") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
-def apply_override(raw: dict, assignment: str) -> None:
-    """Apply one ``--set dotted.key=value`` (value parsed as YAML) to the raw config dict."""
+def _positions(root) -> Positions:
+    """(line, column) of every mapping key and list item below ``root``, by key path; keys
+    that are not plain scalars (``? [1, 2]``) are left out. Iterative: depth costs no stack."""
+    found: Positions = {}
+    stack = [((), root)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    child = path + (key_node.value,)
+                    found[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                    stack.append((child, value))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                found[path + (i,)] = (item.start_mark.line + 1, item.start_mark.column + 1)
+                stack.append((path + (i,), item))
+    return found
+
+
+def apply_override(raw: dict, assignment: str) -> tuple:
+    """Apply one ``--set dotted.key=value`` (value parsed as YAML) to the raw config dict;
+    returns the key path it set."""
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
         raise InputError(f"--set {assignment!r}: expected KEY=VALUE, e.g. training.learning_rate=0.05")
@@ -212,59 +250,116 @@ def apply_override(raw: dict, assignment: str) -> None:
             if isinstance(node, dict) and node.get(part) is None:
                 node[part] = {}
             node = node[part]
+    return tuple(int(p) if p.isdigit() else p for p in parts)
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """The validated config of a YAML file with ``--set`` overrides; every problem (up to
+    MAX_PROBLEMS) is reported at once, each with the line and column where it is written."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read config: {e}") from None
-    raw = parse_yaml(text, str(path))
+    text = read_text(path, "config file")
+    if not text.strip():
+        raise InputError(f"{path}: the config file is empty; it needs at least data: and "
+                         f"network: (see configs/ for examples)")
+    raw, positions = parse_yaml_with_positions(text, str(path))
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the config must be a mapping of keys (name, data, network, ...)")
+    overridden = {}
     for assignment in overrides:
-        apply_override(raw, assignment)
-    return validate_config(raw, str(path))
+        overridden[apply_override(raw, assignment)] = assignment
+    return validate_config(raw, str(path), positions, overridden)
 
 
-def validate_config(raw: dict, where: str) -> Config:
+MAX_PROBLEMS = 20  # config errors reported at once
+
+
+def validate_config(raw: dict, where: str, positions: Positions | None = None,
+                    overridden: dict | None = None) -> Config:
+    """``raw`` as a validated :class:`Config`, or an InputError with every problem found.
+
+    ``where`` names the file; with ``positions`` (from :func:`parse_yaml_with_positions`) each
+    problem says ``file:line:column``; a problem in a key set by ``--set`` (``overridden``: key
+    path -> the assignment) names that option.
+    """
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        errors = e.errors()
-        # A misspelt key is also a missing one: name the typo, it explains both.
-        first = next((err for err in errors if err["type"] == "extra_forbidden"), errors[0])
-        raise InputError(f"{where}: {describe_error(first)}") from None
+        errors = _explained(e.errors())
+        problems = [_locate(err, where, positions or {}, overridden or {})
+                    for err in errors[:MAX_PROBLEMS]]
+        if len(errors) > MAX_PROBLEMS:
+            problems.append(f"{where}: ... and {len(errors) - MAX_PROBLEMS} more problems")
+        raise InputError(*problems) from None
+
+
+def _explained(errors: list[dict]) -> list[dict]:
+    """The errors worth reporting: a misspelt key is also a missing one, so a missing key that
+    an unknown key beside it resembles is explained by the typo and left out."""
+    typos = {}
+    for err in errors:
+        if err["type"] == "extra_forbidden":
+            typos.setdefault(tuple(err["loc"][:-1]), []).append(str(err["loc"][-1]))
+    kept = []
+    for err in errors:
+        if err["type"] == "missing":
+            loc = tuple(err["loc"])
+            near = typos.get(loc[:-1], [])
+            if difflib.get_close_matches(str(loc[-1]), near, n=1):
+                continue
+        kept.append(err)
+    # unknown keys first: they are the likeliest cause of the rest
+    return sorted(kept, key=lambda err: err["type"] != "extra_forbidden")
+
+
+def _locate(err: dict, where: str, positions: Positions, overridden: dict) -> str:
+    """One problem as a message: where it is written, then what is wrong."""
+    text = describe_error(err)
+    path = tuple(user_path(err))
+    for key, assignment in overridden.items():
+        if path[:len(key)] == key:
+            return f"{where}: {text} (from --set {assignment})"
+    for n in range(len(path), 0, -1):
+        if path[:n] in positions:
+            line, column = positions[path[:n]]
+            return f"{where}:{line}:{column}: {text}"
+    return f"{where}: {text}"
 
 
 # ---------------------------------------------------------------------------------------------
 # Error messages
 
 
-def describe_error(err: dict) -> str:
-    """'network.layers[0] (layer 1).units: Input should be ... (got 0)' from a pydantic error."""
-    # Unions name the branch tried (data.target.str, .list[...]): not a key the user wrote.
-    # For an unknown key the last element is the user's own key, whatever it is called.
+def model_path(err: dict) -> list:
+    """The error's location through the models: unions' branch names (data.target.str,
+    .list[...]) are left out, not being keys the user wrote; for an unknown key the last
+    element is the user's own key, whatever it is called."""
     keep = err["loc"][-1:] if err["type"] == "extra_forbidden" else ()
     loc = [p for p in err["loc"][:len(err["loc"]) - len(keep)]
            if not (isinstance(p, str) and (p in ("str", "int", "float", "bool") or "[" in p))]
-    loc += list(keep)
-    model_path = list(loc)
+    return loc + list(keep)
+
+
+def user_path(err: dict) -> list:
+    """The error's location as the user wrote it: keys and list indexes."""
+    loc = model_path(err)
     # A discriminated union puts the chosen source name into the path: data.blobs.centers.
     if len(loc) >= 2 and loc[0] == "data" and isinstance(loc[1], str) and _is_source(loc[1]):
         loc.pop(1)
+    return loc
+
+
+def describe_error(err: dict) -> str:
+    """'network.layers[0] (layer 1).units: Input should be ... (got 0)' from a pydantic error."""
+    loc, models = user_path(err), model_path(err)
     path = _format_path(loc)
     kind = err["type"]
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(model_path[:-1])
+        allowed = _allowed_keys(models[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         text = f"{path}: unknown key"
         if hint:

@@ -5,10 +5,19 @@ the warning for what the user should know but does not stop the work."""
 class InputError(Exception):
     """The input was wrong (config, data, arguments, run directory): exit code 2.
 
-    The message names the problem and where it is, e.g. ``config.yaml: training.epochs: ...``.
+    Each message names one problem and where it is, e.g. ``config.yaml:12:3: training.epochs:
+    ...``. Usually there is one; a config can have several (``problems``), which ``str()``
+    gives one per line and the CLI prints as one ``error:`` line each.
     """
 
     exit_code = 2
+
+    def __init__(self, message: str, *more: str):
+        super().__init__(message, *more)
+        self.problems = [message, *more]
+
+    def __str__(self) -> str:
+        return "\n".join(self.problems)
 
 
 class NncliWarning(UserWarning):

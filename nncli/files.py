@@ -58,29 +58,33 @@ def fsync_dir(path: str | Path) -> None:
             os.close(fd)
 
 
-def read_bytes(path: str | Path, missing: str | None = None) -> bytes:
-    """The bytes of ``path``; InputError when it is missing (``missing`` says why that matters,
-    e.g. "not a finished nncli run") or unreadable."""
+def read_bytes(path: str | Path, what: str = "file", in_run: str | None = None) -> bytes:
+    """The bytes of ``path``; an InputError when it is missing or unreadable.
+
+    The message names the file as ``what`` ("config file"), or, for a file of a run
+    directory, says what its absence means: ``in_run="not a finished nncli run"`` gives
+    "runs/x: no weights.npz (not a finished nncli run)".
+    """
     path = Path(path)
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        if missing:
-            raise InputError(f"{path.parent}: no {path.name} ({missing})") from None
-        raise InputError(f"{path}: file not found") from None
+        if in_run:
+            raise InputError(f"{path.parent}: no {path.name} ({in_run})") from None
+        raise InputError(f"{path}: {what} not found") from None
     except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a file") from None
+        raise InputError(f"{path}: is a directory, not a {what}") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+        raise InputError(f"{path}: cannot read {what}: {e.strerror or e}") from None
 
 
-def read_text(path: str | Path, missing: str | None = None) -> str:
+def read_text(path: str | Path, what: str = "file", in_run: str | None = None) -> str:
     """The UTF-8 text of ``path`` (see :func:`read_bytes`)."""
-    data = read_bytes(path, missing)
+    data = read_bytes(path, what, in_run)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
+        raise InputError(f"{path}: not UTF-8 text (is it a {what}?)") from None
 
 
 def parse_json(text: str, where: str):
@@ -94,8 +98,8 @@ def parse_json(text: str, where: str):
         raise InputError(f"{where}: not valid JSON: nested too deeply") from None
 
 
-def read_json(path: str | Path, missing: str | None = None):
-    return parse_json(read_text(path, missing), str(path))
+def read_json(path: str | Path, what: str = "JSON file", in_run: str | None = None):
+    return parse_json(read_text(path, what, in_run), str(path))
 
 
 def _no_constant(name: str):

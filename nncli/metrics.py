@@ -2,9 +2,15 @@
 
 Targets are 2-D like the outputs: one-hot rows, or one 0/1 column for a single sigmoid or
 step output. :func:`class_index` is the one place that turns outputs into class positions.
+
+The registry at the end owns each metric's facts (name, label, task, and whether higher is
+better); the run index, sweeps, plots and the CLI derive theirs from it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -42,4 +48,43 @@ def r2(outputs: np.ndarray, targets: np.ndarray) -> float | None:
     return float(np.mean(1.0 - ss_res / ss_tot))
 
 
-METRICS = {"classification": ("accuracy", accuracy), "regression": ("r2", r2)}
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the history.csv / metrics.json column
+    fn: Callable[[np.ndarray, np.ndarray], float | None]  # (outputs, targets) -> value or None
+    higher_is_better: bool
+    label: str  # for pictures and tables
+
+
+ACCURACY = Metric("accuracy", accuracy, True, "accuracy")
+R2 = Metric("r2", r2, True, "R²")
+METRICS = {"classification": ACCURACY, "regression": R2}  # the task metric training logs
+# Every column a run reports, with its direction; a validation column is "val_" + one of these.
+LOWER_IS_BETTER = ("loss",)
+HIGHER_IS_BETTER = tuple(m.name for m in METRICS.values())
+
+
+def base_column(column: str) -> str:
+    """accuracy for val_accuracy: the metric a (validation) column reports."""
+    return column.removeprefix("val_")
+
+
+def is_metric_column(column: str) -> bool:
+    return base_column(column) in LOWER_IS_BETTER + HIGHER_IS_BETTER
+
+
+def higher_is_better(column: str) -> bool:
+    return base_column(column) in HIGHER_IS_BETTER
+
+
+def metric_columns() -> list[str]:
+    """loss, accuracy, r2, val_loss, val_accuracy, val_r2: every column, train first."""
+    names = list(LOWER_IS_BETTER + HIGHER_IS_BETTER)
+    return names + [f"val_{n}" for n in names]
+
+
+def label(column: str) -> str:
+    """R² for r2 and val_r2 (with "validation" for the latter); the name otherwise."""
+    base = base_column(column)
+    text = next((m.label for m in METRICS.values() if m.name == base), base)
+    return text if base == column else f"validation {text}"

@@ -37,6 +37,7 @@ from typing import Any
 from .config import load_config, parse_yaml
 from .errors import InputError, TrainingFailed
 from .files import read_json, write_atomic
+from .metrics import HIGHER_IS_BETTER, is_metric_column
 from .runs.index import (FINAL_STATUSES, SUMMARY_FILE, SWEEP_FILE, find_runs, flat_metrics)
 
 FORMAT_VERSION = 1
@@ -463,10 +464,10 @@ def ranking_metric(rows: list[dict], suffix: str = "") -> tuple[str | None, str 
     """The column rows are ranked by, best first: the validation metric (accuracy or R²,
     higher is better) if there is one, else the training metric; and the matching loss
     (lower is better) as the tie-break."""
-    for metric, loss in (("val_accuracy", "val_loss"), ("val_r2", "val_loss"),
-                         ("accuracy", "loss"), ("r2", "loss")):
-        if any(r.get(metric + suffix) is not None for r in rows):
-            return metric + suffix, loss + suffix
+    for prefix in ("val_", ""):
+        for metric in HIGHER_IS_BETTER:
+            if any(r.get(prefix + metric + suffix) is not None for r in rows):
+                return prefix + metric + suffix, prefix + "loss" + suffix
     for loss in ("val_loss", "loss"):
         if any(r.get(loss + suffix) is not None for r in rows):
             return None, loss + suffix
@@ -490,13 +491,9 @@ def metric_columns(rows: list[dict]) -> list[str]:
     fixed = {"name", "status", "epochs_run", "wall_time", "run_dir", "error"}
     for r in rows:
         for col in r:
-            if col not in fixed and col not in columns and _is_metric(col):
+            if col not in fixed and col not in columns and is_metric_column(col):
                 columns.append(col)
     return columns
-
-
-def _is_metric(col: str) -> bool:
-    return col.removeprefix("val_") in ("loss", "accuracy", "r2")
 
 
 def write_summary(sweep: Sweep, directory: Path, results: dict[str, Outcome]) -> list[dict]:

@@ -10,6 +10,7 @@ from nncli.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
+PENGUINS = ROOT / "datasets" / "penguins-synthetic.csv"
 
 
 class Cli:
@@ -23,8 +24,11 @@ class Cli:
         return self.runner.invoke(app, [str(a) for a in args], input=input,
                                   catch_exceptions=False)
 
-    def train(self, config, *extra):
-        return self("train", config, "--out", self.out, "--quiet", *extra)
+    def train(self, config, *extra, plots=False):
+        """`nncli train CONFIG --out OUT --quiet`; without pictures unless ``plots`` (they cost
+        time, and only the tests about pictures look at them)."""
+        no_plots = [] if plots or "--no-plots" in extra else ["--no-plots"]
+        return self("train", config, "--out", self.out, "--quiet", *no_plots, *extra)
 
     def run_dirs(self):
         return sorted(p for p in self.out.iterdir() if p.is_dir()) if self.out.exists() else []
@@ -38,6 +42,23 @@ def cli(tmp_path):
 @pytest.fixture
 def configs():
     return CONFIGS
+
+
+@pytest.fixture(scope="session")
+def penguins(tmp_path_factory):
+    """configs/penguins-csv.yaml trained for 20 epochs (a TrainOutcome), once per session: the
+    run that predict and evaluate are tested on."""
+    from nncli.training.train import train_from_config
+
+    return train_from_config(CONFIGS / "penguins-csv.yaml", ["training.epochs=20"],
+                             tmp_path_factory.mktemp("penguins"))
+
+
+def assert_input_error(result, message):
+    """Bad input: exit 2, exactly one ``error:`` line, nothing on stdout."""
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {message}\n"
+    assert result.stdout == ""
 
 
 def weights(run_dir):
@@ -66,3 +87,23 @@ network:
     - {{units: 1, activation: sigmoid}}
 training: {{batch: minibatch, batch_size: 8, learning_rate: 0.5, epochs: {epochs}}}
 """
+
+
+def hooks(on_epoch=None, stop=None, on_checkpoint=None):
+    """Training hooks (nncli.training.train.TrainHooks) made of plain functions: ``on_epoch(record)``
+    after every epoch, ``stop()`` after every batch, ``on_checkpoint(path, epoch)``."""
+    from nncli.training.train import TrainHooks
+
+    class FunctionHooks(TrainHooks):
+        def epoch_end(self, record, result):
+            if on_epoch:
+                on_epoch(record)
+
+        def stop_requested(self):
+            return bool(stop and stop())
+
+        def checkpoint_written(self, path, epoch):
+            if on_checkpoint:
+                on_checkpoint(path, epoch)
+
+    return FunctionHooks()

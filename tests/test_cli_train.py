@@ -47,7 +47,7 @@ def test_worked_example_b(cli, configs):
 
 
 def test_run_directory_contents(cli, configs):
-    r = cli.train(configs / "blobs.yaml", "--set", "training.epochs=7")
+    r = cli.train(configs / "blobs.yaml", "--set", "training.epochs=7", plots=True)
     assert r.exit_code == 0, r.output
     run = only_run(cli)
     assert run.name.startswith("blobs-")
@@ -208,8 +208,8 @@ def test_version_and_help(cli):
     assert r.exit_code == 0 and r.stdout == f"nncli {nncli.__version__}\n"
     from nncli.cli import app
     commands = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-    assert commands == ["evaluate", "gradcheck", "plot", "predict", "runs", "show", "sweep",
-                        "trace", "train"]
+    assert commands == ["config", "evaluate", "gradcheck", "plot", "predict", "runs", "schema",
+                        "show", "sweep", "trace", "train"]
     for command in commands:  # every command explains itself with an example
         r = cli(command, "--help")
         assert r.exit_code == 0

@@ -149,8 +149,11 @@ def test_cli_errors_stay_on_one_line(cli, tmp_path):
     config.write_text('"\\n": 1\n')
     r = cli.train(config)
     assert r.exit_code == 2
-    assert r.stderr == f"error: {config}: '\\n': unknown key; allowed keys: name, seed, dtype, " \
-                       "data, network, training\n"
+    # every problem is reported, each on one line, the odd key escaped
+    assert r.stderr == (f"error: {config}:1:1: '\\n': unknown key; allowed keys: name, seed, "
+                        f"dtype, data, network, training\n"
+                        f"error: {config}: data: required key is missing\n"
+                        f"error: {config}: network: required key is missing\n")
     r = cli.train(tmp_path / "two\nlines.yaml")  # a line break in a file name is escaped
     assert r.exit_code == 2
     assert r.stderr == f"error: {tmp_path}/two\\nlines.yaml: config file not found\n"

@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 from conftest import read_json, weights, write_config
-from test_hostile import no_pictures  # noqa: F401  (a fixture)
 
 from nncli.training import train as trainer
 from nncli.training.checkpoint import CHECKPOINT
@@ -53,8 +52,7 @@ def bad(token):
     raise AssertionError(f"{token} in a JSON file")
 
 
-def test_a_blow_up_exits_1_in_its_batch_and_keeps_the_last_finite_epoch(cli, tmp_path,
-                                                                        no_pictures):
+def test_a_blow_up_exits_1_in_its_batch_and_keeps_the_last_finite_epoch(cli, tmp_path):
     path = write_config(tmp_path, BLOW_UP)
     r = cli.train(path)
     assert r.exit_code == 1

@@ -25,7 +25,7 @@ def make_net(rng, sizes, hidden, output, dtype=np.float64, bias=True):
         act = output if i == len(sizes) - 2 else hidden
         layers.append(Layer(rng.normal(0, 0.8, (fan_in, units)).astype(dtype),
                             rng.normal(0, 0.3, units).astype(dtype) if bias else None,
-                            make_activation(act, 0.1)))
+                            make_activation(act, alpha=0.1)))
     return Network(layers)
 
 

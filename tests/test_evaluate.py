@@ -11,9 +11,7 @@ import yaml
 import nncli
 from nncli.training.train import train_from_config
 
-from conftest import CONFIGS, ROOT, read_json, write_config
-
-PENGUINS = ROOT / "datasets" / "penguins-synthetic.csv"
+from conftest import CONFIGS, PENGUINS, assert_input_error, read_json, write_config
 
 
 @pytest.fixture(scope="module")
@@ -22,22 +20,10 @@ def digits(tmp_path_factory):
                              tmp_path_factory.mktemp("runs")).run_dir
 
 
-@pytest.fixture(scope="module")
-def penguins(tmp_path_factory):
-    return train_from_config(CONFIGS / "penguins-csv.yaml", ["training.epochs=20"],
-                             tmp_path_factory.mktemp("runs")).run_dir
-
-
 def evaluate_json(cli, *args):
     r = cli("evaluate", *args, "--json")
     assert r.exit_code == 0, r.output
     return json.loads(r.stdout)
-
-
-def assert_input_error(result, message):
-    assert result.exit_code == 2, result.output
-    assert result.stderr == f"error: {message}\n"
-    assert result.stdout == ""
 
 
 def test_digits_validation_split_matches_the_training_summary(cli, digits):
@@ -69,10 +55,10 @@ def test_table_for_people(cli, digits):
 
 
 def test_labelled_file(cli, penguins):
-    report = evaluate_json(cli, penguins, "--data", PENGUINS)
+    report = evaluate_json(cli, penguins.run_dir, "--data", PENGUINS)
     with PENGUINS.open() as f:
         rows = list(csv.DictReader(f))
-    model = nncli.load_run(penguins)
+    model = nncli.load_run(penguins.run_dir)
     X = np.array([[float(r[k]) for k in model.feature_names] for r in rows])
     predicted = model.predict(X)
     truth = np.array([r["species"] for r in rows], dtype=object)
@@ -129,7 +115,7 @@ def test_regression(cli, tmp_path):
 def test_missing_target_column(cli, penguins, tmp_path):
     data = tmp_path / "x.csv"
     data.write_text("bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g\n1,2,3,4\n")
-    assert_input_error(cli("evaluate", penguins, "--data", data),
+    assert_input_error(cli("evaluate", penguins.run_dir, "--data", data),
                        f"{data}: missing target column(s) 'species'; the run needs 'species'")
 
 
@@ -137,7 +123,7 @@ def test_unknown_label(cli, penguins, tmp_path):
     data = tmp_path / "x.csv"
     data.write_text("species,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g\n"
                     "Adelie,1,2,3,4\nEmperor,1,2,3,4\n")
-    assert_input_error(cli("evaluate", penguins, "--data", data),
+    assert_input_error(cli("evaluate", penguins.run_dir, "--data", data),
                        f"{data}: row 3, column 'species': label 'Emperor' is not one of the "
                        "run's classes ('Adelie', 'Chinstrap', 'Gentoo')")
 
@@ -156,7 +142,7 @@ training: {batch: full, epochs: 2}
 
 
 def test_missing_config(cli, penguins, tmp_path):
-    run = shutil.copytree(penguins, tmp_path / "run")
+    run = shutil.copytree(penguins.run_dir, tmp_path / "run")
     (run / "config.yaml").unlink()
     assert_input_error(cli("evaluate", run),
                        f"{run}: no config.yaml to reproduce the validation split from; "
@@ -166,7 +152,7 @@ def test_missing_config(cli, penguins, tmp_path):
 def test_data_changed_since_training(cli, penguins, tmp_path):
     data = tmp_path / "penguins.csv"
     shutil.copy(PENGUINS, data)
-    run = shutil.copytree(penguins, tmp_path / "run")
+    run = shutil.copytree(penguins.run_dir, tmp_path / "run")
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["data"]["path"] = str(data)
     (run / "config.yaml").write_text(yaml.safe_dump(config))

@@ -11,7 +11,7 @@ import pytest
 from sklearn.datasets import make_blobs as sklearn_make_blobs
 
 from nncli import metrics
-from nncli.config import load_config
+from nncli.config import TrainingConfig, load_config
 from nncli.data import blobs, prepare as prep
 from nncli.data.prepare import Scaler, split_indices, training_matrix
 from nncli.data.schema import BlobsData
@@ -19,7 +19,8 @@ from nncli.data.sources import load_source
 from nncli.engine.losses import LOSSES
 from nncli.training.experiment import prepare, seed_streams
 from nncli.plots import points_of
-from nncli.training.loop import Batching, evaluate, fit
+from nncli.engine.network import evaluate
+from nncli.training.loop import fit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,9 +159,10 @@ def test_shuffled_epochs_score_each_output_against_its_own_row(tmp_path):
     net, loss = e.network, LOSSES["cross_entropy"]
     expected = evaluate(net, loss, e.X_train, e.Y_train, metrics.accuracy)
     for batch in (1, 16):
-        result = fit(net, loss, e.X_train, e.Y_train, batching=Batching(batch, True), epochs=2,
-                     learning_rate=0.0, update="gradient", rng=np.random.default_rng(1),
-                     metric=("accuracy", metrics.accuracy))
+        training = TrainingConfig(batch="minibatch", batch_size=batch, epochs=2, shuffle=True,
+                                  update="gradient").model_copy(update={"learning_rate": 0.0})
+        result = fit(net, loss, e.X_train, e.Y_train, training, rng=np.random.default_rng(1),
+                     metric=metrics.ACCURACY)
         assert not np.array_equal(result.order, np.arange(len(e.X_train)))  # it did shuffle
         for record in result.history:
             assert record["accuracy"] == expected[1]

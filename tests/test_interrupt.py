@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import read_json, weights, write_config
+from conftest import hooks, read_json, weights, write_config
 
 from nncli.training import train as trainer
 from nncli.training.checkpoint import CHECKPOINT
@@ -213,8 +213,8 @@ def test_checkpoint_every_k_epochs_in_the_partial_directory(cli, tmp_path):
         (partial,) = list(cli.out.iterdir())
         assert partial.name.startswith(".xr.") and partial.name.endswith(".partial")
         seen[record["epoch"]] = (files(partial), checkpoint_epochs(partial))
-    outcome = trainer.train_from_config(path, [], cli.out, on_epoch=on_epoch,
-                                        on_checkpoint=lambda *a: shown.append(a))
+    outcome = trainer.train_from_config(path, [], cli.out, hooks(
+        on_epoch=on_epoch, on_checkpoint=lambda *a: shown.append(a)))
     assert outcome.metrics["status"] == "finished"
     assert [epoch for _, epoch in shown] == [5, 10]
     assert seen[4] == (["config.yaml", "model.json"], None)

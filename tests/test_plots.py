@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import CONFIGS, Cli, write_config
+from conftest import CONFIGS, Cli, hooks, write_config
 
 from nncli import plots
 from nncli.plots.network import shown_neurons
@@ -77,7 +77,7 @@ def runs(tmp_path_factory):
     out = {}
     for key, (config, extra) in configs.items():
         cli = Cli(base / key)
-        r = cli.train(config, *extra)
+        r = cli.train(config, *extra, plots=True)
         assert r.exit_code == 0, r.output
         (out[key],) = cli.run_dirs()
     return out
@@ -288,7 +288,7 @@ def test_the_library_draws_only_when_asked_and_never_for_an_interrupted_run(tmp_
     plain = train_from_config(config, ["training.epochs=2"], tmp_path / "a")
     assert not list(plain.run_dir.glob("*.png"))
     stopped = train_from_config(config, ["training.epochs=5"], tmp_path / "b", plots=True,
-                                stop_requested=lambda: True)
+                                hooks=hooks(stop=lambda: True))
     assert stopped.metrics["status"] == "interrupted"
     assert not list(stopped.run_dir.glob("*.png"))
 
@@ -301,7 +301,7 @@ def test_a_failing_picture_is_a_warning_and_the_run_is_kept(tmp_path, monkeypatc
 
     monkeypatch.setattr(nncli.plots.boundary, "boundary_figure", broken)
     cli = Cli(tmp_path / "runs")
-    r = cli.train(CONFIGS / "xor-mlp.yaml", "--set", "training.epochs=2")
+    r = cli.train(CONFIGS / "xor-mlp.yaml", "--set", "training.epochs=2", plots=True)
     assert r.exit_code == 0, r.output
     assert "warning: decision_boundary.png not written: RuntimeError: no ink" in r.stderr
     (run,) = cli.run_dirs()
@@ -328,7 +328,7 @@ def test_a_diverged_run_still_gets_its_pictures(tmp_path):
     config = write_config(tmp_path, "data: {source: inline, x: [[1.0e30], [2.0]], y: [1, 2]}\n"
                                     "network: {layers: [{units: 1, activation: linear}]}\n"
                                     "training: {batch: full, epochs: 50}\n")
-    r = cli.train(config)
+    r = cli.train(config, plots=True)
     assert r.exit_code == 1
     assert "warning" not in r.stderr and "Warning" not in r.stderr
     (run,) = cli.run_dirs()

@@ -12,21 +12,14 @@ import pytest
 import nncli
 from nncli.data.prepare import decode_outputs
 from nncli.training.train import train_from_config
-from nncli.training.loop import evaluate
+from nncli.engine.network import evaluate
 
-from conftest import CONFIGS, ROOT, read_json, write_config
-
-PENGUINS = ROOT / "datasets" / "penguins-synthetic.csv"
+from conftest import CONFIGS, PENGUINS, assert_input_error, read_json, write_config
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 
 
 def train(out, config=CONFIGS / "penguins-csv.yaml", *overrides):
     return train_from_config(config, ["training.epochs=20", *overrides], out)
-
-
-@pytest.fixture(scope="module")
-def penguins(tmp_path_factory):
-    return train(tmp_path_factory.mktemp("runs"))
 
 
 def penguin_rows():
@@ -46,12 +39,6 @@ def read_output(text):
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def assert_input_error(result, message):
-    assert result.exit_code == 2, result.output
-    assert result.stderr == f"error: {message}\n"
-    assert result.stdout == ""
-
-
 # --- exact predictions -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -59,7 +46,7 @@ def test_predictions_on_the_validation_rows_equal_training_exactly(cli, tmp_path
     outcome = train(tmp_path / "runs", CONFIGS / "penguins-csv.yaml", f"dtype={dtype}")
     exp = outcome.experiment
     # What training computed for the validation split (metrics.json comes from this call).
-    _, _, outputs = evaluate(exp.network, exp.loss, exp.X_val, exp.Y_val, exp.metric[1])
+    _, _, outputs = evaluate(exp.network, exp.loss, exp.X_val, exp.Y_val, exp.metric.fn)
     expected = decode_outputs(outputs, exp.dataset.classes)
 
     # The same rows as raw CSV, columns shuffled, plus columns predict must ignore.

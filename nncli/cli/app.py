@@ -49,7 +49,11 @@ def command(*args, **kwargs):
                     warnings.simplefilter("always", NncliWarning)
                     warnings.showwarning = _show_warning
                     return fn(*a, **k)
-            except (InputError, TrainingFailed) as e:
+            except InputError as e:
+                for problem in e.problems:
+                    console.error(problem)
+                raise typer.Exit(e.exit_code) from None
+            except TrainingFailed as e:
                 console.error(str(e))
                 raise typer.Exit(e.exit_code) from None
         return app.command(*args, **kwargs)(wrapper)

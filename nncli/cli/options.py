@@ -25,7 +25,7 @@ RunDirs = Annotated[List[Path], typer.Argument(
     autocompletion=complete.run_dirs)]
 
 CONFIG_HELP = "The experiment's YAML config file."
-ConfigFile = Annotated[Path, typer.Argument(help=CONFIG_HELP,
+ConfigFile = Annotated[Path, typer.Argument(metavar="CONFIG", help=CONFIG_HELP,
                                             autocompletion=complete.config_files)]
 
 Set = Annotated[Optional[List[str]], typer.Option(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+from ..training.train import TrainHooks
 from . import console
 
 
@@ -20,19 +21,32 @@ def describe(record: dict) -> str:
 
 
 class TrainingProgress:
-    """A context manager whose :meth:`on_epoch` is the training loop's callback."""
+    """Training's progress, as a context manager: :meth:`start` once the run's epochs are known,
+    then :meth:`on_epoch` for every finished epoch; leaving the context closes the live bar."""
 
-    def __init__(self, total_epochs: int, quiet: bool = False, label: str = "train"):
-        self.total = total_epochs
+    def __init__(self, quiet: bool = False):
         self.quiet = quiet
-        self.label = label
         self.live = not quiet and console.err.is_terminal
-        self.every = max(1, total_epochs // 10)  # plain mode: about ten lines per run
+        self.total = 0
+        self.every = 1
         self._last_draw = 0.0
         self._bar = None
         self._task = None
+        self._first = 1  # the first epoch this process runs (a resumed run starts later)
 
     def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.stop()
+        return False
+
+    def start(self, total_epochs: int, label: str, done: int = 0) -> None:
+        """The run has ``total_epochs``; ``done`` of them were run before (a resumed run)."""
+        self.total = total_epochs
+        self.every = max(1, total_epochs // 10)  # plain mode: about ten lines per run
+        self._first = done + 1
         if self.live:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeRemainingColumn)
@@ -42,15 +56,10 @@ class TrainingProgress:
                 TextColumn("{task.fields[stats]}"),
                 TextColumn("{task.fields[rate]}"),
                 TimeRemainingColumn(), console=console.err, transient=False)
-            self._bar.__enter__()
-            self._task = self._bar.add_task(self.label, total=self.total, stats="", rate="")
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total_epochs, completed=done,
+                                            stats="", rate="")
             self._started = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-        return False
 
     def on_epoch(self, record: dict) -> None:
         epoch = record["epoch"]
@@ -60,12 +69,39 @@ class TrainingProgress:
             now = time.perf_counter()
             if now - self._last_draw > 0.1 or epoch == self.total:
                 self._last_draw = now
-                rate = epoch / max(now - self._started, 1e-9)
+                # the epochs run by this process only: a resumed run did the others before
+                rate = (epoch - self._first + 1) / max(now - self._started, 1e-9)
                 self._bar.update(self._task, completed=epoch, stats=describe(record),
                                  rate=f"{rate:.1f} ep/s")
             return
         if epoch == 1 or epoch % self.every == 0 or epoch == self.total:
             console.info(f"epoch {epoch}/{self.total}  {describe(record)}")
+
+
+class CliHooks(TrainHooks):
+    """`nncli train`'s hooks: progress on stderr, where the first checkpoint is, and Ctrl-C or
+    SIGTERM (``stop``, a :class:`nncli.cli.signals.StopOnSignal`) as a request to stop."""
+
+    def __init__(self, progress: TrainingProgress, stop, quiet: bool):
+        self.progress, self.stop, self.quiet = progress, stop, quiet
+        self.checkpoint_shown = False
+
+    def started(self, experiment, epochs_done: int) -> None:
+        cfg = experiment.config
+        self.progress.start(cfg.training.epochs, cfg.name, epochs_done)
+        self.stop.training = True  # from now on a signal stops after the batch
+
+    def epoch_end(self, record: dict, result) -> None:
+        self.progress.on_epoch(record)
+
+    def checkpoint_written(self, path, epoch: int) -> None:
+        if not (self.quiet or self.checkpoint_shown):
+            console.info(f"checkpoint after epoch {epoch} in {path}; should this process die, "
+                         f"continue with: nncli train --resume {path}")
+        self.checkpoint_shown = True
+
+    def stop_requested(self) -> bool:
+        return self.stop()
 
 
 class SweepProgress:

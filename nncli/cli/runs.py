@@ -12,7 +12,6 @@ from . import complete
 from .app import command
 from .options import Json
 
-METRIC_ORDER = ("loss", "accuracy", "r2", "val_loss", "val_accuracy", "val_r2")
 SORT_HELP = "date (the default, oldest first), name, or a metric, best first: " \
             "val_accuracy, accuracy, val_r2, r2, val_loss, loss, wall_time."
 
@@ -45,8 +44,11 @@ def runs(
 
 def plain_table(found) -> str:
     """Aligned columns without borders or colour (scripts use --json)."""
+    from ..metrics import metric_columns
+
+    order = metric_columns()
     present = {key for _, info in found for key in info.flat_metrics()}
-    metrics = [m for m in METRIC_ORDER if m in present] + sorted(present - set(METRIC_ORDER))
+    metrics = [m for m in order if m in present] + sorted(present - set(order))
     header = ["run", "date", "status", "batch", "lr", "epochs", "layers", *metrics]
     rows = [header]
     for label, info in found:

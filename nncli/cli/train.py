@@ -29,7 +29,7 @@ if TYPE_CHECKING:
                 "\n\nAfter Ctrl-C (exit 130): nncli train --resume runs/blobs-20250101-120000")
 def train(
     config: Annotated[Optional[Path], typer.Argument(
-        help=CONFIG_HELP, autocompletion=complete.config_files)] = None,
+        metavar="CONFIG", help=CONFIG_HELP, autocompletion=complete.config_files)] = None,
     set_: Set = None,
     out: Optional[Path] = typer.Option(
         None, "--out", help="Parent directory of the new run (default: runs; with --resume, "
@@ -52,37 +52,16 @@ def train(
         raise InputError("give a CONFIG file or --resume RUN_DIR" if config is None else
                          "give a CONFIG file or --resume RUN_DIR, not both")
     from ..training.train import resume_run, train_from_config
-    from .progress import TrainingProgress
+    from .progress import CliHooks, TrainingProgress
 
-    progress = None
     stop = StopOnSignal()  # Ctrl-C / SIGTERM: stop after the batch, keep the run
-    checkpoint_shown = False
-
-    def on_start(experiment):
-        nonlocal progress
-        progress = TrainingProgress(experiment.config.training.epochs, quiet=quiet,
-                                    label=experiment.config.name)
-        progress.__enter__()
-        stop.training = True
-
-    def on_checkpoint(path, epoch):
-        nonlocal checkpoint_shown
-        if not (quiet or checkpoint_shown):
-            console.info(f"checkpoint after epoch {epoch} in {path}; should this process die, "
-                         f"continue with: nncli train --resume {path}")
-        checkpoint_shown = True
-
-    hooks = dict(on_start=on_start, on_epoch=lambda r: progress.on_epoch(r),
-                 stop_requested=stop, on_checkpoint=on_checkpoint, plots=not no_plots)
-    try:
-        with stop:
-            if resume is not None:
-                outcome = resume_run(resume, set_ or [], out, **hooks)
-            else:
-                outcome = train_from_config(config, set_ or [], out or Path("runs"), **hooks)
-    finally:
-        if progress is not None:
-            progress.__exit__(None, None, None)
+    with stop, TrainingProgress(quiet) as progress:
+        hooks = CliHooks(progress, stop, quiet)
+        if resume is not None:
+            outcome = resume_run(resume, set_ or [], out, hooks, plots=not no_plots)
+        else:
+            outcome = train_from_config(config, set_ or [], out or Path("runs"), hooks,
+                                        plots=not no_plots)
     for problem in outcome.plot_problems:
         console.warning(problem)
     if not quiet:

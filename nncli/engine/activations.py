@@ -13,9 +13,14 @@ import numpy as np
 
 class Activation:
     name = ""
+    default_init = "xavier"  # the init scheme of a layer that names none
+    params: dict[str, float] = {}  # the activation's own parameters, with their defaults
+    differentiable = True  # False: trained only through the loss fused with it (step)
 
-    def __init__(self, alpha: float = 0.01):
-        self.alpha = alpha
+    def __init__(self, **params: float | None):
+        for key, default in self.params.items():
+            value = params.get(key)
+            setattr(self, key, default if value is None else value)
 
     def forward(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -70,6 +75,7 @@ class Tanh(Activation):
 
 class Relu(Activation):
     name = "relu"
+    default_init = "he"
 
     def forward(self, z, out):
         return np.maximum(z, 0, out=out)
@@ -84,6 +90,8 @@ class Relu(Activation):
 
 class LeakyRelu(Activation):
     name = "leaky_relu"
+    default_init = "he"
+    params = {"alpha": 0.01}  # the slope for z < 0, in [0, 1)
 
     def forward(self, z, out):
         # a = z for z > 0, alpha * z otherwise; alpha in [0, 1) keeps the sign of z.
@@ -124,6 +132,7 @@ class Step(Activation):
     """
 
     name = "step"
+    differentiable = False
 
     def forward(self, z, out):
         return np.greater_equal(z, 0, out=out, casting="unsafe")
@@ -140,5 +149,8 @@ ACTIVATIONS: dict[str, type[Activation]] = {
 }
 
 
-def make_activation(name: str, alpha: float = 0.01) -> Activation:
-    return ACTIVATIONS[name](alpha)
+def make_activation(name: str, **params: float | None) -> Activation:
+    """The activation ``name`` with its parameters: a missing or None one takes its default,
+    and those the activation does not have are ignored (a layer's fields can be passed as
+    they are)."""
+    return ACTIVATIONS[name](**params)

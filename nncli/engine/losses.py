@@ -6,8 +6,13 @@ the targets ``y`` (both (n, outputs)) and the output net input ``z``.
 
 Fused pairs: for softmax + cross_entropy, sigmoid + binary_cross_entropy and step + perceptron
 the derivative with respect to the output net input z is exactly (a - y) / n. Only these three
-pairs may use it; ``fused_with`` names the output activation that makes it valid. Their values
-are computed from z (log-sum-exp, softplus), so there is no log(0) and no overflow.
+pairs may use it; ``fused_with`` names the output activation that makes it valid (and that the
+loss needs). Their values are computed from z (log-sum-exp, softplus), so there is no log(0)
+and no overflow.
+
+Each loss class owns its facts: its task (``classification`` losses need class labels), the
+output it needs (``fused_with``), and the text of its derivative for ``nncli trace``
+(``gradient_text``). :func:`default_loss` derives the default loss of an output from them.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import numpy as np
 
 class Loss:
     name = ""
-    fused_with: str | None = None
+    task = "regression"  # "classification": the loss needs class labels as targets
+    fused_with: str | None = None  # the output activation it needs and fuses with
+    gradient_text = "(a − y) / n"  # dL/da of the batch mean, as trace prints it (not fused)
 
     def value(self, a: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
         raise NotImplementedError
@@ -34,6 +41,7 @@ class MSE(Loss):
     """mean over outputs of (a - y)^2."""
 
     name = "mse"
+    gradient_text = "2 (a − y) / (n · outputs)"
 
     def value(self, a, y, z):
         d = a - y
@@ -59,6 +67,7 @@ class MAE(Loss):
     """mean over outputs of |a - y| (derivative sign(a - y); undefined where a == y)."""
 
     name = "mae"
+    gradient_text = "sign(a − y) / (n · outputs)"
 
     def value(self, a, y, z):
         return float(np.abs(a - y).sum()) / a.size
@@ -74,6 +83,7 @@ class BinaryCrossEntropy(Loss):
     """-(y log a + (1 - y) log(1 - a)) summed over the sigmoid outputs; = softplus(z) - y z."""
 
     name = "binary_cross_entropy"
+    task = "classification"
     fused_with = "sigmoid"
 
     def value(self, a, y, z):
@@ -84,6 +94,7 @@ class CrossEntropy(Loss):
     """-sum over classes of y log a for one-hot y; = logsumexp(z) - sum(y z)."""
 
     name = "cross_entropy"
+    task = "classification"
     fused_with = "softmax"
 
     def value(self, a, y, z):
@@ -100,6 +111,7 @@ class Perceptron(Loss):
     """
 
     name = "perceptron"
+    task = "classification"
     fused_with = "step"
 
     def value(self, a, y, z):
@@ -110,3 +122,26 @@ LOSSES: dict[str, Loss] = {
     loss.name: loss
     for loss in (MSE(), HalfSSE(), MAE(), BinaryCrossEntropy(), CrossEntropy(), Perceptron())
 }
+
+
+def default_loss(output_activation: str) -> str:
+    """The loss fused with this output (cross_entropy for softmax, binary_cross_entropy for
+    sigmoid, perceptron for step); mse for any other output."""
+    return next((l.name for l in LOSSES.values() if l.fused_with == output_activation), "mse")
+
+
+def loss_pairing_error(loss: str, output_activation: str) -> str | None:
+    """Why ``loss`` cannot train an ``output_activation`` output layer; None when it can.
+
+    A loss fused with an output needs that output; an output without a derivative (step) can
+    only be trained by the loss fused with it.
+    """
+    from .activations import ACTIVATIONS
+
+    needs = LOSSES[loss].fused_with
+    if needs is not None and needs != output_activation:
+        return f"training.loss {loss} needs a {needs} output layer, not {output_activation}"
+    if not ACTIVATIONS[output_activation].differentiable and loss != default_loss(output_activation):
+        return (f"a {output_activation} output layer is trained with loss "
+                f"{default_loss(output_activation)} only, not {loss}")
+    return None

@@ -16,11 +16,14 @@ trace all call the same :meth:`Network.forward` and :meth:`Network.backward`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 
 from .activations import Activation
 from .losses import Loss
+
+CHUNK_ROWS = 4096  # rows per forward pass when a whole data set is evaluated or predicted
 
 
 @dataclass
@@ -88,6 +91,16 @@ class Network:
             a = layer.activation.forward(z, a_buf[:n])
         return a
 
+    def forward_chunks(self, X: np.ndarray, ws: "Workspace | None" = None
+                       ) -> Iterator[tuple[slice, np.ndarray]]:
+        """(rows, their outputs) for all rows of X, ``ws.capacity`` rows at a time (default:
+        a workspace of CHUNK_ROWS): evaluation and prediction in bounded memory. Each chunk's
+        outputs are a view into ``ws``, valid until the next chunk."""
+        ws = ws or self.workspace(max(1, min(len(X), CHUNK_ROWS)))
+        for start in range(0, len(X), ws.capacity):
+            rows = slice(start, min(start + ws.capacity, len(X)))
+            yield rows, self.forward(X[rows], ws)
+
     def loss(self, loss: Loss, Y: np.ndarray, ws: "Workspace") -> float:
         """Batch-mean loss of the last forward pass (of len(Y) rows) against targets Y."""
         n = Y.shape[0]
@@ -135,6 +148,22 @@ class Network:
             Layer(l.W.astype(dtype), None if l.b is None else l.b.astype(dtype), l.activation, l.frozen)
             for l in self.layers
         ])
+
+
+# A non-finite loss is reported by the caller (as divergence); NumPy's warnings add nothing.
+@np.errstate(over="ignore", invalid="ignore")
+def evaluate(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, metric,
+             ws: "Workspace | None" = None) -> tuple[float, float | None, np.ndarray]:
+    """Loss, ``metric(outputs, Y)`` and the outputs of the current weights on (X, Y), in
+    chunks of ``ws.capacity`` rows (the batch-size-weighted mean of the chunks' losses)."""
+    ws = ws or net.workspace(max(1, min(len(X), CHUNK_ROWS)))
+    outputs = np.empty((len(X), net.n_outputs), dtype=net.dtype)
+    total = 0.0
+    for rows, out in net.forward_chunks(X, ws):
+        outputs[rows] = out
+        total += net.loss(loss, Y[rows], ws) * (rows.stop - rows.start)
+    return total / len(X), metric(outputs, Y), outputs
+
 
 
 class Workspace:

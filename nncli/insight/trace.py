@@ -24,11 +24,12 @@ from typing import Iterator
 import numpy as np
 
 from ..config import load_config
+from ..engine.losses import LOSSES
 from ..engine.network import Network
 from ..engine.optim import Updater
 from ..files import finite_or_none
-from ..training.experiment import Experiment, batch_size, prepare
-from ..training.loop import epoch_batches
+from ..training.experiment import Experiment, prepare
+from ..training.loop import batch_rows, epoch_batches
 
 
 @dataclass
@@ -97,7 +98,7 @@ def trace(experiment: Experiment, steps: int) -> Trace:
     net, loss, t = experiment.network, experiment.loss, experiment.config.training
     X, Y = experiment.X_train, experiment.Y_train
     n = len(X)
-    bs = min(batch_size(experiment.config, n), n)
+    bs = batch_rows(t, n)
     ws = net.workspace(bs, keep_z=True)  # keep z apart from a: the trace shows both
     trainable = net.trainable()
     updater = Updater(net.parameters(), net.gradients(ws), trainable, t.update, t.learning_rate)
@@ -167,13 +168,6 @@ def _step_dict(u: TraceStep) -> dict:
 
 
 # --- Markdown ---------------------------------------------------------------------------------
-
-LOSS_GRADIENT = {  # dL/da of the batch-mean loss, for the losses not fused with their output
-    "mse": "2 (a − y) / (n · outputs)",
-    "half_sse": "(a − y) / n",
-    "mae": "sign(a − y) / (n · outputs)",
-}
-
 
 def to_markdown(trace: Trace, digits: int = 6) -> str:
     """The trace as a Markdown document (pipe tables), numbers to ``digits`` significant
@@ -260,7 +254,7 @@ def _delta_formula(i: int, last: int, act: str, fused: bool, loss: str) -> str:
     upstream = f"dL/da{i}" if i == last else f"δ{i + 1} · W{i + 1}ᵀ"
     how = (f"({upstream}) through the softmax Jacobian" if act == "softmax"
            else f"({upstream}) ⊙ {act}′(z{i})")
-    return how + (f", with dL/da{i} = {LOSS_GRADIENT[loss]}" if i == last else "")
+    return how + (f", with dL/da{i} = {LOSSES[loss].gradient_text}" if i == last else "")
 
 
 def _parameters(params: dict[str, np.ndarray], fmt, trainable: dict | None = None,

@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import InputError
-from .run import Points, Run, load, points_from_config, points_of, read_history
+from .run import Points, Run, history_arrays, load, points_from_config, points_of
 from .style import save
 
 FILES = {"loss": "loss.png", "boundary": "decision_boundary.png", "fit": "fit.png",
@@ -27,7 +27,7 @@ FILES = {"loss": "loss.png", "boundary": "decision_boundary.png", "fit": "fit.pn
 NEEDS_POINTS = ("boundary", "fit")
 
 __all__ = ["FILES", "Points", "Run", "applicable", "draw", "draw_comparison", "load",
-           "points_from_config", "read_history", "save", "why_not", "write_run_plots"]
+           "points_from_config", "history_arrays", "save", "why_not", "write_run_plots"]
 
 
 def why_not(run: Run, what: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import metrics
 from .run import Run
 from .scale import spans_decades
 from .style import TRAIN_COLOR, VALIDATION_COLOR, house_style, new_figure, set_margins
@@ -96,7 +97,7 @@ def _decorate_metric(ax, metric: str) -> None:
         values = np.concatenate([line.get_ydata() for line in ax.get_lines()])
         if np.nanmin(values) < -1 < np.nanmax(values):
             ax.set_ylim(bottom=-1.0)
-    label = "R²" if metric == "r2" else metric
+    label = metrics.label(metric)
     ax.set_title(label)
     ax.set_xlabel("epoch")
     ax.set_ylabel(label)

@@ -15,8 +15,9 @@ import numpy as np
 
 from ..data.prepare import decode_outputs
 from ..errors import InputError
+from ..metrics import HIGHER_IS_BETTER
 from ..runs.load import TrainedModel, load_run
-from ..runs.formats import read_history as _read_history
+from ..runs.formats import read_history
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Run:
     @property
     def metric(self) -> str | None:
         """accuracy or r2: the metric the run logged beside its loss, if any."""
-        return next((c for c in ("accuracy", "r2") if c in self.history), None)
+        return next((c for c in HIGHER_IS_BETTER if c in self.history), None)
 
 
 @dataclass
@@ -57,12 +58,12 @@ class Points:
 def load(path: str | Path) -> Run:
     path = Path(path)
     model = load_run(path)  # raises InputError naming what is missing
-    return Run(path, str(model.description.get("name", path.name)), read_history(path), model)
+    history = read_history(path / "history.csv")
+    return Run(path, str(model.description.get("name", path.name)), history_arrays(history), model)
 
 
-def read_history(run_dir: str | Path) -> dict[str, np.ndarray]:
-    """history.csv as float columns (an empty cell, an undefined value, is NaN)."""
-    history = _read_history(Path(run_dir) / "history.csv")
+def history_arrays(history: list[dict]) -> dict[str, np.ndarray]:
+    """History rows as float columns (an empty cell, an undefined value, is NaN)."""
     names = list(history[0]) if history else ["epoch", "loss"]
     return {name: np.array([math.nan if r[name] is None else r[name] for r in history],
                            dtype=np.float64) for name in names}

@@ -20,10 +20,10 @@ from ..data.prepare import encode_targets
 from ..data.sources import parse_labels  # the training reader's label rules
 from ..errors import InputError
 from ..files import finite_or_none
+from ..engine.network import evaluate
 from ..metrics import class_index, r2
 from .load import TrainedModel
 from .predict import require_columns
-from ..training.loop import evaluate
 
 # (network inputs: scaled feature rows in the run's dtype, 2-D network targets)
 Batch = tuple[np.ndarray, np.ndarray]
@@ -119,7 +119,7 @@ def _labels(model: TrainedModel, table) -> np.ndarray:
 
 
 def score(model: TrainedModel, batches: Iterable[Batch]) -> dict:
-    name, metric = model.metric
+    name, metric = model.metric.name, model.metric.fn
     losses, counts, outputs, targets = [], [], [], []
     for X, Y in batches:
         loss, _, out = evaluate(model.network, model.loss, X, Y, metric)

@@ -20,6 +20,7 @@ import yaml
 
 from .. import __version__
 from ..errors import InputError, TrainingFailed
+from ..files import read_text
 
 FORMAT_VERSION = 1
 
@@ -56,12 +57,10 @@ def read_history(path: str | Path) -> list[dict]:
     """A history.csv back as :func:`history_csv` was given it: one dict per epoch, the epoch
     an int, the other values floats, None for an empty cell (an undefined value)."""
     path = Path(path)
+    text = read_text(path, "history file", in_run="not a finished nncli run")
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-    except FileNotFoundError:
-        raise InputError(f"{path.parent}: no {path.name} (not a finished nncli run)") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as e:
         raise InputError(f"{path}: unreadable: {e}") from None
     if not rows or rows[0][:2] != ["epoch", "loss"]:
         raise InputError(f"{path}: expected a header starting with epoch,loss")

@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import InputError
+from ..metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, higher_is_better
 from .directory import RUN_FILES, is_partial
 
 SWEEP_FILE = "sweep.json"
@@ -164,9 +165,10 @@ def _mtime(path: Path) -> datetime | None:
         return None
 
 
-HIGHER_IS_BETTER = ("accuracy", "val_accuracy", "r2", "val_r2")
-LOWER_IS_BETTER = ("loss", "val_loss", "wall_time")
-SORT_KEYS = ("date", "name") + HIGHER_IS_BETTER + LOWER_IS_BETTER
+# metrics best first (higher-is-better ones first), each beside its validation column
+SORT_KEYS = ("date", "name",
+             *(c for m in HIGHER_IS_BETTER + LOWER_IS_BETTER for c in (m, f"val_{m}")),
+             "wall_time")
 
 
 def sort_runs(runs: list[tuple[str, RunInfo]], key: str | None = None) -> list[tuple[str, RunInfo]]:
@@ -180,13 +182,13 @@ def sort_runs(runs: list[tuple[str, RunInfo]], key: str | None = None) -> list[t
     if key not in SORT_KEYS:
         raise InputError(f"--sort {key}: unknown; expected one of: {', '.join(SORT_KEYS)}")
     # Ties on a metric (accuracy 1.0 is common) are broken by the matching loss, lower first.
-    tie = ("val_loss" if key.startswith("val_") else "loss") if key in HIGHER_IS_BETTER else None
+    higher = higher_is_better(key)
+    tie = ("val_loss" if key.startswith("val_") else "loss") if higher else None
 
     def value(run):
         info = run[1]
         flat = {**info.flat_metrics(), "wall_time": (info.metrics or {}).get("wall_time")}
         v, t = flat.get(key), flat.get(tie) if tie else None
-        return (v is None, (-v if key in HIGHER_IS_BETTER else v) if v is not None else 0,
-                t is None, t or 0)
+        return (v is None, (-v if higher else v) if v is not None else 0, t is None, t or 0)
 
     return sorted(by_date, key=value)

@@ -28,8 +28,6 @@ from ..errors import InputError
 from ..metrics import METRICS
 from .formats import FORMAT_VERSION
 
-CHUNK_ROWS = 4096  # rows per forward pass, as training.evaluate uses for validation
-
 
 @dataclass
 class TrainedModel:
@@ -48,7 +46,7 @@ class TrainedModel:
 
     @property
     def metric(self):
-        """(name, function) of the task metric training reported: accuracy or r2."""
+        """The task metric training reported: accuracy or r2 (:class:`nncli.metrics.Metric`)."""
         return METRICS[self.task]
 
     def scale(self, X, row_name: Callable[[int], str] | None = None) -> np.ndarray:
@@ -76,12 +74,8 @@ class TrainedModel:
         """Raw network outputs (n, outputs) for unscaled feature rows X (see :meth:`scale`)."""
         scaled = self.scale(X, row_name)
         out = np.empty((len(scaled), self.network.n_outputs), dtype=self.network.dtype)
-        if len(scaled) == 0:
-            return out
-        ws = self.network.workspace(min(len(scaled), CHUNK_ROWS))
-        for start in range(0, len(scaled), ws.capacity):
-            stop = min(start + ws.capacity, len(scaled))
-            out[start:stop] = self.network.forward(scaled[start:stop], ws)
+        for rows, chunk in self.network.forward_chunks(scaled):
+            out[rows] = chunk
         return out
 
     def predict(self, X) -> np.ndarray:
@@ -133,7 +127,7 @@ def load_run(path: str | Path) -> TrainedModel:
     arrays = read_weights(path / "weights.npz", spec.shapes, spec.dtype)
     layers = []
     for i, layer in enumerate(spec.layers, start=1):
-        activation = make_activation(layer["activation"], layer.get("alpha", 0.01))
+        activation = make_activation(layer["activation"], alpha=layer.get("alpha"))
         layers.append(Layer(arrays[f"W{i}"], arrays.get(f"b{i}"), activation))
     return TrainedModel(
         path=path, network=Network(layers), scaler=spec.scaler, task=description["task"],

@@ -6,26 +6,24 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import NetworkConfig
-from ..engine.activations import make_activation
+from ..engine.activations import ACTIVATIONS, make_activation
 from ..engine.init import INITS
 from ..engine.network import Layer, Network
 from ..errors import InputError
-
-
-def default_init(activation: str) -> str:
-    return "he" if activation in ("relu", "leaky_relu") else "xavier"
 
 
 def resolve_network(net: NetworkConfig, n_inputs: int) -> NetworkConfig:
     """The network config with every per-layer default filled in (bias, init, alpha)."""
     layers = []
     for layer in net.layers:
+        activation = ACTIVATIONS[layer.activation]
         update = {
             "bias": net.bias if layer.bias is None else layer.bias,
-            "init": layer.init or net.init or default_init(layer.activation),
+            "init": layer.init or net.init or activation.default_init,
         }
-        if layer.activation == "leaky_relu" and layer.alpha is None:
-            update["alpha"] = 0.01
+        for key, default in activation.params.items():  # e.g. leaky_relu's alpha
+            if getattr(layer, key) is None:
+                update[key] = default
         layers.append(layer.model_copy(update=update))
     return net.model_copy(update={"input": n_inputs, "layers": layers})
 
@@ -48,7 +46,7 @@ def build_network(net: NetworkConfig, dtype: str, rng: np.random.Generator) -> N
         if spec.bias:
             b = np.zeros(spec.units) if spec.biases is None else np.array(spec.biases, np.float64)
         W, b = _cast(W, dtype, i, "weights"), None if b is None else _cast(b, dtype, i, "biases")
-        activation = make_activation(spec.activation, spec.alpha if spec.alpha is not None else 0.01)
+        activation = make_activation(spec.activation, alpha=spec.alpha)
         layers.append(Layer(W, b, activation, frozenset(spec.freeze)))
         fan_in = spec.units
     return Network(layers)

@@ -172,7 +172,7 @@ def experiment_fingerprint(experiment) -> str:
 
 def history_columns(experiment) -> list[str]:
     """The keys of one history row, in order, as fit writes them."""
-    metric = experiment.metric[0]
+    metric = experiment.metric.name
     columns = ["epoch", "loss", metric]
     if experiment.has_validation:
         columns += ["val_loss", f"val_{metric}"]

@@ -27,9 +27,6 @@ from ..engine.network import Network
 from ..errors import InputError
 from ..metrics import METRICS
 
-CLASS_LOSSES = ("cross_entropy", "binary_cross_entropy", "perceptron")
-
-
 @dataclass
 class Experiment:
     """Everything training needs. The data are held once, in split order: ``X`` and ``Y``
@@ -134,7 +131,7 @@ def resolve(config: Config, config_path: Path, dataset: Dataset) -> Config:
         raise InputError(f"network.input: {config.network.input} but the data has "
                          f"{n_features} features")
     loss = config.loss_name
-    if dataset.task == "regression" and loss in CLASS_LOSSES:
+    if dataset.task == "regression" and LOSSES[loss].task == "classification":
         raise InputError(f"training.loss: {loss} needs a classification target, but the data "
                          f"is a regression target (set data.task: classification if the "
                          f"target holds class labels)")
@@ -177,8 +174,3 @@ def targets(dataset: Dataset, labels: np.ndarray, config: Config) -> np.ndarray:
     if not np.all(np.isfinite(Y)):
         raise InputError(f"data: target values are not finite in {config.dtype}")
     return Y
-
-
-def batch_size(config: Config, n_train: int) -> int:
-    t = config.training
-    return {"full": n_train, "sgd": 1, "minibatch": t.batch_size}[t.batch]

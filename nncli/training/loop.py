@@ -1,7 +1,7 @@
 """The training loop: batches, updates, per-epoch history, divergence.
 
-It knows nothing of configs, files or terminals: it reports each epoch through a callback and
-returns a :class:`FitResult`. History follows the contract: ``loss`` is the mean of the epoch's
+It knows nothing of files or terminals: it reports each epoch to a :class:`Hooks` object (which
+also says when to stop) and returns a :class:`FitResult`. History follows the contract: ``loss`` is the mean of the epoch's
 batch losses weighted by batch size (= the mean per-sample loss over the epoch), each taken
 before its update, as Keras and scikit-learn log it; the train metric comes from the same
 pre-update outputs; validation columns use the weights at the end of the epoch.
@@ -12,13 +12,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
+from ..config import TrainingConfig
 from ..engine.losses import Loss
-from ..engine.network import Network
+from ..engine.network import CHUNK_ROWS, Network, evaluate
 from ..engine.optim import Updater
+from ..metrics import Metric
 
 
 @dataclass
@@ -37,10 +39,23 @@ class FitResult:
         return len(self.history)
 
 
-@dataclass
-class Batching:
-    size: int  # rows per update; the last batch of an epoch may be smaller
-    shuffle: bool
+class Hooks:
+    """How the loop reports and is stopped; the defaults do nothing. Override what you need."""
+
+    def epoch_end(self, record: dict, result: FitResult) -> None:
+        """After each finished epoch: its history row, and the result so far (the epoch
+        boundary a resume would start from)."""
+
+    def stop_requested(self) -> bool:
+        """Asked after every batch: True stops training there, as ``interrupted``."""
+        return False
+
+
+def batch_rows(training: TrainingConfig, n_train: int) -> int:
+    """Rows per update: all of them (full), one (sgd), or batch_size (minibatch), at most
+    ``n_train``; the last batch of an epoch may be smaller."""
+    size = {"full": n_train, "sgd": 1, "minibatch": training.batch_size}[training.batch]
+    return min(size, n_train)
 
 
 def epoch_batches(order: np.ndarray, size: int, shuffle: bool,
@@ -55,46 +70,30 @@ def epoch_batches(order: np.ndarray, size: int, shuffle: bool,
         yield order[start:start + size]
 
 
-# Divergence is detected and reported; NumPy's overflow warnings would only add noise.
 @np.errstate(over="ignore", invalid="ignore")
-def evaluate(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, metric: Callable,
-             ws=None) -> tuple[float, float | None, np.ndarray]:
-    """Loss, metric and outputs of the current weights on (X, Y), in chunks of ws.capacity."""
-    ws = ws or net.workspace(min(len(X), 4096))
-    outputs = np.empty((len(X), net.n_outputs), dtype=net.dtype)
-    total = 0.0
-    for start in range(0, len(X), ws.capacity):
-        stop = min(start + ws.capacity, len(X))
-        outputs[start:stop] = net.forward(X[start:stop], ws)
-        total += net.loss(loss, Y[start:stop], ws) * (stop - start)
-    return total / len(X), metric(outputs, Y), outputs
-
-
-@np.errstate(over="ignore", invalid="ignore")
-def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
-        batching: Batching, epochs: int, learning_rate: float, update: str,
-        rng: np.random.Generator, metric: tuple[str, Callable],
+def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: TrainingConfig, *,
+        rng: np.random.Generator, metric: Metric,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
-        on_epoch: Callable[[dict], None] | None = None,
-        stop_requested: Callable[[], bool] = lambda: False,
-        resume: FitResult | None = None,
-        on_epoch_end: Callable[[FitResult], None] | None = None) -> FitResult:
-    """Train ``net`` in place on (X, Y) up to epoch ``epochs``.
+        hooks: Hooks | None = None, resume: FitResult | None = None) -> FitResult:
+    """Train ``net`` in place on (X, Y) as ``training`` says (batches, update rule, learning
+    rate) up to epoch ``training.epochs``; ``rng`` shuffles; ``metric`` is the task metric.
 
     On a non-finite loss the parameters are restored to the end of the last finished epoch
     (the last finite weights) and the result says ``diverged`` with where it happened.
-    ``stop_requested`` is asked after every batch; when it says yes, the weights go back to
-    the end of the last finished epoch too and the result says ``interrupted``. Either way the
-    result describes that epoch boundary (history, order, rng state), so ``resume=`` with it
-    and those weights in ``net`` continues exactly as if training had never stopped.
-    ``on_epoch_end`` sees the result after every finished epoch (for checkpoints).
+    ``hooks.stop_requested()`` is asked after every batch; when it says yes, the weights go
+    back to the end of the last finished epoch too and the result says ``interrupted``. Either
+    way the result describes that epoch boundary (history, order, rng state), so ``resume=``
+    with it and those weights in ``net`` continues exactly as if training had never stopped.
+    ``hooks.epoch_end`` sees every finished epoch (for progress and checkpoints).
     """
+    hooks = hooks or Hooks()
     n = len(X)
-    bs = min(batching.size, n)
-    metric_name, metric_fn = metric
+    bs = batch_rows(training, n)
+    shuffle = training.shuffle
+    metric_name, metric_fn = metric.name, metric.fn
     ws = net.workspace(bs)
-    val_ws = net.workspace(min(len(validation[0]), 4096)) if validation else None
-    updater = Updater.for_network(net, ws, update, learning_rate)
+    val_ws = net.workspace(min(len(validation[0]), CHUNK_ROWS)) if validation else None
+    updater = Updater.for_network(net, ws, training.update, training.learning_rate)
     good = net.theta.copy()  # the last weights known to be finite
 
     order = np.arange(n)
@@ -113,9 +112,9 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
         rng.bit_generator.state = resume.rng_state
     result.order, result.rng_state = order.copy(), rng.bit_generator.state
     started = time.perf_counter() - (resume.wall_time if resume else 0.0)
-    for epoch in range(result.epochs_run + 1, epochs + 1):
+    for epoch in range(result.epochs_run + 1, training.epochs + 1):
         total = 0.0
-        for batch, rows in enumerate(epoch_batches(order, bs, batching.shuffle, rng), start=1):
+        for batch, rows in enumerate(epoch_batches(order, bs, shuffle, rng), start=1):
             if bs == 1:
                 x, y = X[rows[0]:rows[0] + 1], Y[rows[0]:rows[0] + 1]
             else:
@@ -134,7 +133,7 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
             outputs[rows] = out
             net.backward(x, y, loss, ws)
             updater.step()
-            if stop_requested():
+            if hooks.stop_requested():
                 return _stopped(result, net, good, started, "interrupted",
                                 f"interrupted during epoch {epoch}")
 
@@ -153,11 +152,8 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, *,
         np.copyto(result.order, order)
         result.rng_state = rng.bit_generator.state
         result.history.append(record)
-        if on_epoch:
-            on_epoch(record)
-        if on_epoch_end:
-            result.wall_time = time.perf_counter() - started
-            on_epoch_end(result)
+        result.wall_time = time.perf_counter() - started
+        hooks.epoch_end(record, result)
     result.wall_time = time.perf_counter() - started
     return result
 

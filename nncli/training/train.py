@@ -6,16 +6,28 @@ import functools
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
 from ..config import load_config
 from ..errors import InputError
-from .experiment import Experiment, batch_size, prepare
 from ..files import finite_or_none
 from ..runs.directory import RunWriter, is_partial, lock_dir, unlock_dir
 from ..runs.formats import config_yaml, history_csv, model_description
-from .loop import Batching, FitResult, evaluate, fit
+from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
+from .experiment import Experiment, prepare
+from ..engine.network import evaluate
+from .loop import FitResult, Hooks, fit
+
+
+class TrainHooks(Hooks):
+    """What a caller of :func:`train_from_config` hears (progress, checkpoints) and how it
+    stops training (:meth:`stop_requested`, asked after every batch). Override what you need."""
+
+    def started(self, experiment: Experiment, epochs_done: int) -> None:
+        """Training is about to start (the data are prepared, the run directory is open);
+        ``epochs_done`` epochs were run before (a resumed run), else 0."""
+
+    def checkpoint_written(self, path: Path, epoch: int) -> None:
+        """A checkpoint after ``epoch`` is in ``path``, the run's hidden directory."""
 
 
 @dataclass
@@ -28,11 +40,7 @@ class TrainOutcome:
 
 
 def train_from_config(config_path: str | Path, overrides: list[str] = (),
-                      out: str | Path = "runs",
-                      on_start: Callable[[Experiment], None] | None = None,
-                      on_epoch: Callable[[dict], None] | None = None,
-                      stop_requested: Callable[[], bool] = lambda: False,
-                      on_checkpoint: Callable[[Path, int], None] | None = None,
+                      out: str | Path = "runs", hooks: TrainHooks | None = None,
                       plots: bool = False) -> TrainOutcome:
     """Validate, train, and write a new run directory under ``out``.
 
@@ -43,8 +51,7 @@ def train_from_config(config_path: str | Path, overrides: list[str] = (),
     """
     config_path = Path(config_path)
     experiment = prepare(load_config(config_path, overrides), config_path)
-    return _train_and_publish(experiment, Path(out), on_start, on_epoch, stop_requested,
-                              on_checkpoint, plots=plots)
+    return _train_and_publish(experiment, Path(out), hooks or TrainHooks(), plots=plots)
 
 
 # What --set may change when resuming: neither changes the weights of the epochs in common.
@@ -52,11 +59,7 @@ RESUME_OVERRIDES = ("training.epochs", "training.checkpoint_every")
 
 
 def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path | None = None,
-               on_start: Callable[[Experiment], None] | None = None,
-               on_epoch: Callable[[dict], None] | None = None,
-               stop_requested: Callable[[], bool] = lambda: False,
-               on_checkpoint: Callable[[Path, int], None] | None = None,
-               plots: bool = False) -> TrainOutcome:
+               hooks: TrainHooks | None = None, plots: bool = False) -> TrainOutcome:
     """Continue an interrupted run (or the hidden ``.partial`` directory of a checkpointed run
     that was killed) to its configured epochs; the final weights are those of a run that never
     stopped, bit for bit.
@@ -85,9 +88,8 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
         experiment = prepare(load_config(config_path, overrides), config_path)
         start = restore(checkpoint, experiment)
         out = Path(out) if out is not None else run_dir.parent
-        outcome = _train_and_publish(experiment, out, on_start, on_epoch, stop_requested,
-                                     on_checkpoint, start=start, resumed_from=run_dir,
-                                     plots=plots)
+        outcome = _train_and_publish(experiment, out, hooks or TrainHooks(), start=start,
+                                     resumed_from=run_dir, plots=plots)
         if partial:
             shutil.rmtree(run_dir, ignore_errors=True)
     finally:
@@ -95,37 +97,46 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
     return outcome
 
 
-def _train_and_publish(experiment: Experiment, out: Path, on_start, on_epoch,
-                       stop_requested, on_checkpoint, start: FitResult | None = None,
-                       resumed_from: Path | None = None, plots: bool = False) -> TrainOutcome:
-    epochs = experiment.config.training.epochs
-    every = experiment.config.training.checkpoint_every
-    fingerprint = functools.cache(lambda: experiment_fingerprint(experiment))
+class _Checkpointing(Hooks):
+    """The caller's hooks, plus a checkpoint every ``training.checkpoint_every`` epochs."""
 
-    def save_checkpoint(result: FitResult) -> None:
-        data = checkpoint_bytes(experiment.network.parameters(), result, fingerprint())
-        writer.write_bytes(CHECKPOINT, data)
+    def __init__(self, hooks: TrainHooks, experiment: Experiment, writer: RunWriter):
+        self.hooks, self.experiment, self.writer = hooks, experiment, writer
+        self.fingerprint = functools.cache(lambda: experiment_fingerprint(experiment))
 
-    def on_epoch_end(result: FitResult) -> None:
-        if every and result.epochs_run % every == 0 and result.epochs_run < epochs:
-            save_checkpoint(result)
-            if on_checkpoint:
-                on_checkpoint(writer.tmp, result.epochs_run)
+    def save(self, result: FitResult) -> None:
+        data = checkpoint_bytes(self.experiment.network.parameters(), result, self.fingerprint())
+        self.writer.write_bytes(CHECKPOINT, data)
 
+    def epoch_end(self, record: dict, result: FitResult) -> None:
+        self.hooks.epoch_end(record, result)
+        t = self.experiment.config.training
+        done = result.epochs_run
+        if t.checkpoint_every and done % t.checkpoint_every == 0 and done < t.epochs:
+            self.save(result)
+            self.hooks.checkpoint_written(self.writer.tmp, done)
+
+    def stop_requested(self) -> bool:
+        return self.hooks.stop_requested()
+
+
+def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
+                       start: FitResult | None = None, resumed_from: Path | None = None,
+                       plots: bool = False) -> TrainOutcome:
     writer = RunWriter(out, experiment.config.name)
+    checkpointing = _Checkpointing(hooks, experiment, writer)
     try:
         # With these two, the temporary directory is resumable from its first checkpoint on.
         writer.write_text("config.yaml", config_yaml(experiment.config))
         writer.write_json("model.json", model_description(experiment))
-        if on_start:
-            on_start(experiment)
-        result = run_fit(experiment, on_epoch, stop_requested, start, on_epoch_end)
+        hooks.started(experiment, start.epochs_run if start else 0)
+        result = run_fit(experiment, checkpointing, start)
         metrics = final_metrics(experiment, result)
         if resumed_from is not None:
             metrics["resumed_from"] = str(resumed_from)
         write_run(writer, experiment, result, metrics)
         if result.status == "interrupted":
-            save_checkpoint(result)
+            checkpointing.save(result)
         else:  # a finished run needs no checkpoint; a diverged one would only diverge again
             writer.remove(CHECKPOINT)
         plot_problems = []
@@ -141,23 +152,18 @@ def _train_and_publish(experiment: Experiment, out: Path, on_start, on_epoch,
     return TrainOutcome(run_dir, experiment, result, metrics, plot_problems)
 
 
-def run_fit(experiment: Experiment, on_epoch=None, stop_requested=lambda: False,
-            resume: FitResult | None = None, on_epoch_end=None) -> FitResult:
-    cfg = experiment.config
-    t = cfg.training
+def run_fit(experiment: Experiment, hooks: Hooks | None = None,
+            resume: FitResult | None = None) -> FitResult:
+    """``fit`` on the experiment's training split, validated on its validation split."""
     validation = (experiment.X_val, experiment.Y_val) if experiment.has_validation else None
-    return fit(
-        experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
-        batching=Batching(batch_size(cfg, len(experiment.X_train)), t.shuffle),
-        epochs=t.epochs, learning_rate=t.learning_rate, update=t.update,
-        rng=experiment.shuffle_rng, metric=experiment.metric, validation=validation,
-        on_epoch=on_epoch, stop_requested=stop_requested, resume=resume,
-        on_epoch_end=on_epoch_end)
+    return fit(experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
+               experiment.config.training, rng=experiment.shuffle_rng, metric=experiment.metric,
+               validation=validation, hooks=hooks, resume=resume)
 
 
 def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     """metrics.json: train/validation metrics of the final weights, and how training ended."""
-    name, fn = experiment.metric
+    name, fn = experiment.metric.name, experiment.metric.fn
     net, loss = experiment.network, experiment.loss
 
     def split(X, Y):

@@ -72,6 +72,7 @@ def test_csv_training_imports_neither_sklearn_nor_matplotlib(csv_run):
     assert len(list((folder / "runs").iterdir())) == 1  # it really trained and wrote a run
     assert "nncli.training.train" in modules and "numpy" in packages  # the probe sees what was used
     assert [m for m in FORBIDDEN if m in packages] == []
+    assert "rich" not in packages  # a quiet run prints nothing: rich is imported on first use
 
 
 def test_predict_imports_neither_sklearn_nor_matplotlib(csv_run):
@@ -133,3 +134,4 @@ def test_training_on_every_generated_and_bundled_source_imports_neither(tmp_path
     packages = {m.split(".")[0] for m in got["modules"]}
     assert {"nncli.data.generators", "nncli.data.bundled"} <= set(got["modules"])
     assert [m for m in FORBIDDEN if m in packages] == []
+    assert "rich" not in packages and "numpy.ma" not in got["modules"]

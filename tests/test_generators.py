@@ -164,6 +164,16 @@ def test_bundled_falls_back_to_sklearn_when_its_files_moved(monkeypatch):
     assert names[0] == "sepal length (cm)"
 
 
+def test_bundled_without_sklearn_at_all_is_one_clear_error(monkeypatch):
+    from nncli.errors import InputError
+
+    monkeypatch.setattr(bundled, "data_folder", lambda: None)
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if not installed
+    with pytest.raises(InputError, match=r"^data \(wine\): the bundled data sets are "
+                                         r"scikit-learn's, and scikit-learn is not installed"):
+        bundled.load("wine")
+
+
 def test_diabetes_scaling_is_load_diabetes_default():
     raw = datasets.load_diabetes(scaled=False).data
     X, y, _ = bundled.load("diabetes")

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nncli.errors import InputError
+
 CANCER_MEASURES = ("radius", "texture", "perimeter", "area", "smoothness", "compactness",
                    "concavity", "concave points", "symmetry", "fractal dimension")
 
@@ -108,7 +110,10 @@ def _scale(X: np.ndarray) -> np.ndarray:
 
 
 def _from_sklearn(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    from sklearn import datasets
-
+    try:
+        from sklearn import datasets
+    except ImportError:
+        raise InputError(f"data ({name}): the bundled data sets are scikit-learn's, and "
+                         f"scikit-learn is not installed (pip install scikit-learn)") from None
     bunch = getattr(datasets, f"load_{name}")()
     return bunch.data, bunch.target, [str(f) for f in bunch.feature_names]

@@ -61,7 +61,7 @@ def _entries(incomplete: str) -> list[tuple[str, Path]]:
     """(the folder part as typed, entry) for each entry of the typed folder whose name starts
     with the typed name; hidden entries only when the typed name starts with a dot."""
     typed_folder, _, name = incomplete.rpartition("/")
-    typed_folder = typed_folder + "/" if incomplete.count("/") else ""
+    typed_folder = typed_folder + "/" if "/" in incomplete else ""
     folder = Path(os.path.expanduser(typed_folder or "."))
     try:
         entries = sorted(folder.iterdir())

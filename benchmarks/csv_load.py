@@ -3,8 +3,9 @@
     python benchmarks/csv_load.py [--rows N] [--repeats N] [--skip-loadtxt]
 
 nncli is measured through the path training takes (``nncli.data.sources.load_source`` on a
-``source: csv`` config: pyarrow's reader, then the feature matrix and the target column as
-float64); np.loadtxt reads the same file into one float64 array, once (it is slow). Each
+``source: csv`` config: pyarrow's reader, every column read as text and cast to float64, the
+missing-value check, then the float64 input matrix as ``prepare`` encodes it, and the target
+column); np.loadtxt reads the same file into one float64 array, once (it is slow). Each
 measurement runs in a fresh process; peak memory is that process's ru_maxrss, reported both
 raw and as the growth over the process's peak after its imports (the interpreter, NumPy and
 pyarrow themselves are not the loader's doing). Targets (issue 5): at most 1/4 of loadtxt's
@@ -46,9 +47,16 @@ def load_with_nncli(path: Path) -> int:
     from nncli.data.schema import CsvData
     from nncli.data.sources import load_source
 
+    import numpy as np
+    from nncli.data.features import Preprocessing, fit_encodings
+    from nncli.data.prepare import Scaler
+
     cfg = CsvData(source="csv", path=path.name, target="y")
     data = load_source(cfg, path.parent, seed=0)
-    return data.X.nbytes + data.y.nbytes
+    train = np.arange(data.n_samples)
+    X = Preprocessing(fit_encodings(data.columns, train, "error", set()), Scaler()).encode(
+        data.columns).X
+    return X.nbytes + data.y.nbytes
 
 
 def load_with_loadtxt(path: Path) -> int:

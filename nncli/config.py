@@ -258,12 +258,12 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     MAX_PROBLEMS) is reported at once, each with the line and column where it is written."""
     path = Path(path)
     text = read_text(path, "config file")
-    if not text.strip():
+    if "\0" in text:
+        raise InputError(f"{path}: not a text config file (it holds NUL bytes)")
+    raw, positions = parse_yaml_with_positions(text, str(path))
+    if raw is None:  # nothing but blanks and comments
         raise InputError(f"{path}: the config file is empty; it needs at least data: and "
                          f"network: (see configs/ for examples)")
-    raw, positions = parse_yaml_with_positions(text, str(path))
-    if raw is None:
-        raw = {}
     if not isinstance(raw, dict):
         raise InputError(f"{path}: the config must be a mapping of keys (name, data, network, ...)")
     overridden = {}

@@ -11,9 +11,11 @@ the old file or the new one, never half of one. Every file nncli reads back goes
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
@@ -112,3 +114,37 @@ def finite_or_none(value) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def write_new_directory(path: str | Path, files: dict[str, bytes], what: str = "directory"
+                        ) -> Path:
+    """A new directory holding ``files`` (name -> bytes), written whole or not at all: they
+    are assembled in a hidden temporary directory beside ``path`` and renamed into place. An
+    existing empty directory is replaced; anything else already at ``path`` is refused (an
+    InputError, and nothing is written)."""
+    path = Path(path)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise InputError(f"{path}: already exists{' and is not empty' if path.is_dir() else ''}"
+                         f"; the {what} is written only to a new or empty directory")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
+                                    dir=path.parent))
+    except OSError as e:
+        raise InputError(f"{path}: cannot create the {what}: {e.strerror or e}") from None
+    try:
+        for name, data in files.items():
+            write_atomic(tmp / name, data)
+        os.chmod(tmp, DIR_MODE)  # as mkdir would make it
+        os.rename(tmp, path)  # refused if a non-empty directory appeared there meanwhile
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+            raise InputError(f"{path}: already exists; the {what} is written only to a new "
+                             f"or empty directory") from None
+        raise InputError(f"{path}: cannot write the {what}: {e.strerror or e}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(path.parent)
+    return path

@@ -88,3 +88,17 @@ def label(column: str) -> str:
     base = base_column(column)
     text = next((m.label for m in METRICS.values() if m.name == base), base)
     return text if base == column else f"validation {text}"
+
+
+def regression_errors(predictions: np.ndarray, targets: np.ndarray) -> dict:
+    """R², RMSE and MAE (each averaged over the target columns) of (n, t) predictions in the
+    targets' own units, as float64; None where undefined (R² of a constant target, no rows)."""
+    P = np.asarray(predictions, dtype=np.float64)
+    T = np.asarray(targets, dtype=np.float64)
+    if len(T) == 0:
+        return {"r2": None, "rmse": None, "mae": None}
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = P - T
+        rmse = float(np.mean(np.sqrt(np.mean(err ** 2, axis=0))))
+        mae = float(np.mean(np.mean(np.abs(err), axis=0)))
+    return {"r2": r2(P, T), "rmse": rmse, "mae": mae}

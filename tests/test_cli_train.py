@@ -144,8 +144,6 @@ BAD_CONFIGS = {
                      "the output layer has 4 units but the data has 3 classes"),
     "ce on regression": ("data: {source: regression}\nnetwork: {layers: [{units: 2, activation: softmax}]}\n",
                          "training.loss: cross_entropy needs a classification target"),
-    "batch too large": ("data: {source: iris}\nnetwork: {layers: [{units: 3, activation: softmax}]}\n"
-                        "training: {batch_size: 500}\n", "training.batch_size: 500 is larger than the training set (120 rows)"),
     "input mismatch": ("data: {source: iris}\nnetwork: {input: 3, layers: [{units: 3, activation: softmax}]}\n",
                        "network.input: 3 but the data has 4 features"),
     "first layer weights": ("data: {source: iris}\nnetwork: {layers: [{units: 3, activation: softmax, "
@@ -208,8 +206,8 @@ def test_version_and_help(cli):
     assert r.exit_code == 0 and r.stdout == f"nncli {nncli.__version__}\n"
     from nncli.cli import app
     commands = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-    assert commands == ["config", "evaluate", "gradcheck", "plot", "predict", "runs", "schema",
-                        "show", "sweep", "trace", "train"]
+    assert commands == ["check", "config", "evaluate", "explain", "export", "gradcheck", "plot",
+                        "predict", "runs", "schema", "show", "sweep", "trace", "train"]
     for command in commands:  # every command explains itself with an example
         r = cli(command, "--help")
         assert r.exit_code == 0

@@ -186,9 +186,11 @@ def test_shared_options_are_one_declaration(tree):
         for param in seen:
             seen[param] += [(name, p) for p in params(command, param)]
     assert {n for n, _ in seen["run_dir"]} == {"predict", "evaluate", "show"}
-    assert {n for n, _ in seen["set_"]} == {"train", "gradcheck", "trace", "sweep", "config"}
+    assert {n for n, _ in seen["set_"]} == {"train", "gradcheck", "trace", "sweep", "config",
+                                            "check", "explain", "export"}
     assert {n for n, _ in seen["json_"]} == {"train", "predict", "evaluate", "gradcheck",
-                                             "sweep", "runs", "show", "config"}
+                                             "sweep", "runs", "show", "config", "check",
+                                             "explain"}
     for param, found in seen.items():
         helps = {p.help for _, p in found}
         assert len(helps) == 1, (param, helps)

@@ -67,14 +67,6 @@ def test_problems_beyond_twenty_are_counted(tmp_path):
     assert e.value.problems[-1] == f"{path}: ... and 7 more problems"  # 25 keys + data, network
 
 
-def test_an_empty_config_file_says_so(cli, tmp_path):
-    path = write_config(tmp_path, "\n  \n")
-    r = cli.train(path)
-    assert r.exit_code == 2
-    assert r.stderr == (f"error: {path}: the config file is empty; it needs at least data: and "
-                        "network: (see configs/ for examples)\n")
-
-
 def test_config_prints_what_the_run_directory_would_hold(cli, tmp_path):
     r = cli("config", CONFIGS / "blobs.yaml", "--set", "training.epochs=7")
     assert r.exit_code == 0, r.output

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from nncli.data.schema import SOURCES, DataConfig
 from nncli.data.sources import load_source
-from nncli.errors import InputError
+from nncli.errors import InputError, NncliWarning
 
 ROOT = Path(__file__).resolve().parent.parent
 ADAPTER = TypeAdapter(DataConfig)
@@ -23,6 +23,11 @@ def cfg(**kw):
 
 def load(tmp_path=Path("."), seed=0, **kw):
     return load_source(cfg(**kw), tmp_path, seed)
+
+
+def numbers(dataset):
+    """A CSV dataset's raw feature columns, all numeric here, as one (n, features) matrix."""
+    return np.column_stack([c.numbers for c in dataset.columns])
 
 
 # --- schema --------------------------------------------------------------------------------
@@ -178,7 +183,7 @@ def test_csv_default_target_is_last_column_text_means_classification(tmp_path):
     assert d.feature_names == ["a", "b", "c"] and d.target_names == ["kind"]
     assert d.classes == ["bird", "cat", "dog"]
     assert d.y.tolist() == ["cat", "dog", "cat", "bird"]
-    assert d.X.tolist() == [[1, 2, 10.5], [3, 4, 11.5], [5, 6, 12.5], [7, 8, 13.5]]
+    assert numbers(d).tolist() == [[1, 2, 10.5], [3, 4, 11.5], [5, 6, 12.5], [7, 8, 13.5]]
 
 
 def test_csv_target_by_name_and_index_and_list(tmp_path):
@@ -216,7 +221,7 @@ def test_csv_relative_to_base_dir(tmp_path):
     sub.mkdir()
     csv_file(sub)
     d = load(tmp_path, source="csv", path="data/data.csv")
-    assert d.X.shape == (4, 3)
+    assert numbers(d).shape == (4, 3)
     with pytest.raises(InputError, match=r"missing\.csv: file not found"):
         load(tmp_path, source="csv", path="missing.csv")
 
@@ -226,7 +231,11 @@ def test_csv_relative_to_base_dir(tmp_path):
     ({"target": 9}, r"data.target: column index 9 is out of range"),
     ({"features": ["a", "a"]}, r"data.features: column 'a' is listed twice"),
     ({"features": ["a", "kind"]}, r"data.features: column 'kind' is also the target"),
-    ({"features": ["a", "kind"], "target": "c"}, r"row 2, column 'kind': 'cat' is not a number"),
+    ({"target": "knd"}, r"data.target: no column named 'knd' in .*; did you mean 'kind'\?"),
+    ({"exclude": ["kind"]}, r"data.exclude: column 'kind' is the target"),
+    ({"features": ["a"], "exclude": ["a"]}, r"data.features: column 'a' is also in data.exclude"),
+    ({"categorical": ["A"]}, r"data.categorical: no column named 'A' .*; did you mean 'a'\?"),
+    ({"categorical": ["c"], "features": ["a"]}, r"data.categorical: column 'c' is not a feature"),
     ({"target": ["c", "kind"]}, r"classification takes one target column"),
     ({"target": "kind", "task": "regression"}, r"row 2, column 'kind': 'cat' is not a number"),
 ])
@@ -239,8 +248,11 @@ def test_csv_single_class_and_empty_label(tmp_path):
     path = csv_file(tmp_path, "x,y\n1,a\n2,a\n")
     with pytest.raises(InputError, match=r"column 'y'.*single class \('a'\)"):
         load(tmp_path, source="csv", path=path)
-    path = csv_file(tmp_path, "x,y\n1,a\n2,\n")
-    with pytest.raises(InputError, match=r"row 3, column 'y': empty cell"):
+    # A missing label is never a class: its row is left out (so one class is left here).
+    path = csv_file(tmp_path, "x,y\n1,a\n2,\n3,NA\n")
+    with pytest.warns(NncliWarning, match=r"data.target: left out 2 rows whose target \(y\) is "
+                                          r"missing"), \
+            pytest.raises(InputError, match=r"single class \('a'\)"):
         load(tmp_path, source="csv", path=path)
 
 
@@ -251,10 +263,11 @@ def test_csv_duplicate_columns(tmp_path):
 
 def test_shipped_penguins_dataset_is_learnable():
     d = load(ROOT, source="csv", path="datasets/penguins-synthetic.csv")
-    assert d.X.shape == (150, 4) and d.classes == ["Adelie", "Chinstrap", "Gentoo"]
+    X = numbers(d)
+    assert X.shape == (150, 4) and d.classes == ["Adelie", "Chinstrap", "Gentoo"]
     assert [int((d.y == c).sum()) for c in d.classes] == [50, 50, 50]
     # nearest class mean on standardized features already separates the classes well
-    Z = (d.X - d.X.mean(0)) / d.X.std(0)
+    Z = (X - X.mean(0)) / X.std(0)
     means = np.stack([Z[d.y == c].mean(0) for c in d.classes])
     guess = np.array(d.classes)[np.argmin(((Z[:, None, :] - means) ** 2).sum(-1), axis=1)]
     assert (guess == d.y).mean() > 0.9
@@ -268,11 +281,14 @@ def test_loading_csv_never_imports_sklearn(tmp_path):
         "from nncli.data.schema import DataConfig\n"
         "from nncli.data.sources import load_source\n"
         "from nncli.data.prepare import Scaler, split_indices, encode_targets\n"
+        "from nncli.data.features import Preprocessing, fit_encodings\n"
         "import numpy as np\n"
         f"c = TypeAdapter(DataConfig).validate_python({{'source': 'csv', 'path': 'data.csv'}})\n"
         f"d = load_source(c, Path({str(tmp_path)!r}), 0)\n"
         "tr, va = split_indices(d.y, d.task, 0.25, np.random.default_rng(0))\n"
-        "Scaler.fit(d.X[tr], 'standard').transform(d.X)\n"
+        "X = Preprocessing(fit_encodings(d.columns, tr, 'error', set()), Scaler()).encode("
+        "d.columns).X\n"
+        "Scaler.fit(X[tr], 'standard').transform(X)\n"
         "encode_targets(d.y, d.classes, len(d.classes))\n"
         "assert 'sklearn' not in sys.modules, 'sklearn was imported'\n"
     )

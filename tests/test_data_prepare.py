@@ -104,8 +104,10 @@ def test_scaler_is_fitted_on_the_training_rows_only():
 
 
 def test_scaler_round_trips_through_json():
+    from nncli.runs.model_file import ScalerFile
+
     s = Scaler.fit(np.array([[1.0, 5.0], [2.0, 9.0], [4.0, 1.0]]), "standard")
-    back = Scaler.from_dict(json.loads(json.dumps(s.to_dict())))
+    back = ScalerFile.model_validate(json.loads(json.dumps(s.to_dict()))).scaler()
     assert back.kind == "standard"
     assert np.array_equal(back.transform(X_OTHER), s.transform(X_OTHER))
 
@@ -117,8 +119,16 @@ def test_scaler_errors():
     assert np.isinf(s.transform(np.array([[1e39, 0.0]]), np.float32)[0, 0])  # caller checks
     with pytest.raises(InputError, match=r"data.scale"):
         Scaler.fit(X_TRAIN, "robust")
-    with pytest.raises(InputError, match=r"model.json: scaler"):
-        Scaler.from_dict({"kind": "standard", "offset": [0.0]})
+    with pytest.raises(InputError, match=r"data.scale_target: expected standard"):
+        Scaler.fit(X_TRAIN, "robust", what="data.scale_target")
+
+
+def test_scaler_leaves_one_hot_columns_alone():
+    X = np.array([[1.0, 0.0, 10.0], [3.0, 1.0, 30.0], [5.0, 1.0, 20.0]])
+    s = Scaler.fit(X, "standard", numeric=np.array([True, False, True]))
+    assert s.offset.tolist() == [3.0, 0.0, 20.0]
+    assert s.scale[1] == 1.0 and np.isclose(s.scale[0], np.sqrt(8 / 3))
+    assert s.transform(X)[:, 1].tolist() == [0.0, 1.0, 1.0]
 
 
 # --- targets -------------------------------------------------------------------------------

@@ -83,7 +83,9 @@ def test_a_late_batch_is_caught_in_that_batch(tmp_path):
     # Epoch 0: the initial weights, untouched by the two updates of the unfinished epoch.
     w = weights(outcome.run_dir)
     assert (w["W1"].tolist(), w["b1"].tolist()) == ([[0.5]], [0.0])
-    assert outcome.metrics["train"] == {"loss": None, "r2": None}  # inf on row 3: no number
+    # inf on row 3: no loss, R² or RMSE; the MAE in the target's units is finite:
+    # outputs 0.5 * [1, 2, 1e200, 4] against [2, 4, 6, 8]: (1.5 + 3 + 5e199 + 6) / 4
+    assert outcome.metrics["train"] == {"loss": None, "r2": None, "rmse": None, "mae": 1.25e199}
     assert_nothing_non_finite(outcome.run_dir)
 
 

@@ -101,13 +101,18 @@ def test_regression(cli, tmp_path):
                             tmp_path / "runs").run_dir
     report = evaluate_json(cli, run)
     summary = read_json(run / "metrics.json")["validation"]
-    assert report["r2"] == summary["r2"] and report["loss"] == summary["loss"]
-    assert report["loss_function"] == "mse"
-    # mse is the loss here: scikit-learn's and the engine's agree to rounding.
-    assert report["mse"] == pytest.approx(report["loss"], rel=1e-12)
-    assert report["per_target"] == [{"target": "target", "mse": report["mse"],
-                                     "mae": report["mae"], "r2": report["r2"]}]
-    assert 0 < report["mae"] < report["mse"] ** 0.5 * 1.5
+    assert report["loss"] == summary["loss"]
+    assert [report[k] for k in ("r2", "rmse", "mae")] == [summary[k] for k in ("r2", "rmse", "mae")]
+    assert report["loss_function"] == "mse" and report["target_scale"] == "standard"
+    # The loss is in the units the network trained in (the target standardized); the errors
+    # are in the target's own units: MSE = loss * scale² (to rounding).
+    scale = read_json(run / "model.json")["target_scaler"]["scale"][0]
+    assert scale > 2 and report["mse"] == pytest.approx(report["loss"] * scale ** 2, rel=1e-9)
+    assert report["rmse"] == pytest.approx(report["mse"] ** 0.5, rel=1e-12)
+    assert report["per_target"] == [{"target": "target", "r2": report["r2"],
+                                     "mse": report["mse"], "rmse": report["rmse"],
+                                     "mae": report["mae"]}]
+    assert 0 < report["mae"] < report["rmse"] * 1.5
 
 
 # --- bad input -------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def test_generated_data_come_in_the_training_dtype_user_data_in_float64(tmp_path
     (tmp_path / "d.csv").write_text("a,b,y\n1.5,2,x\n3,4,z\n")
     from nncli.data.schema import CsvData
     csv = CsvData(source="csv", path="d.csv")
-    assert load_source(csv, tmp_path, 0, np.float32).X.dtype == np.float64
+    assert load_source(csv, tmp_path, 0, np.float32).columns[0].numbers.dtype == np.float64
 
 
 def test_blobs_never_import_sklearn():
@@ -136,13 +136,17 @@ def test_experiment_holds_the_data_once_with_the_splits_as_views(tmp_path, dtype
 
 
 def test_plot_points_are_the_data_in_its_units_and_labels(tmp_path):
-    path = _blobs_config(tmp_path, "float64")
+    """Pictures draw one- or two-feature data: their points are the features as generated,
+    exactly (kept before scaling, not unscaled again), with the labels, in split order."""
+    path = _blobs_config(tmp_path, "float32")
+    assert points_of(prepare(load_config(path), path)) is None  # 3 features: nothing drawn
+    path.write_text(path.read_text().replace("n_features: 3", "n_features: 2"))
     e = prepare(load_config(path), path)
     points = points_of(e)
     seed = int(seed_streams(4)["data"].generate_state(1)[0])
-    raw = load_source(e.config.data, tmp_path, seed)
+    raw = load_source(e.config.data, tmp_path, seed, "float32")
     rows = np.concatenate([e.train_idx, e.val_idx])
-    np.testing.assert_allclose(points.X, raw.X[rows], rtol=1e-13, atol=1e-13)
+    assert points.X.dtype == np.float64 and np.array_equal(points.X, raw.X[rows])
     assert np.array_equal(points.y, raw.y[rows])
     assert points.train_idx.tolist() == list(range(152))
     assert points.val_idx.tolist() == list(range(152, 203))

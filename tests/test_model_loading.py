@@ -76,7 +76,10 @@ def test_predict_rejects_wrong_shapes_and_non_finite_rows(trained):
     with pytest.raises(InputError, match=r"expected rows of 2 features \(x1, x2\), got an "
                                          r"array of shape \(3,\)"):
         model.predict([1.0, 2.0, 3.0])
-    with pytest.raises(InputError, match=r"X row 1: 'x2' is nan, not a finite number"):
+    with pytest.raises(InputError, match=r"X row 1: 'x2' is inf, not a finite number"):
+        model.predict([[0.0, 0.0], [0.0, np.inf]])
+    with pytest.raises(InputError, match=r"X row 1: 'x2' is missing, and the run fills no "
+                                         r"missing values \(data.missing: error\)"):
         model.predict([[0.0, 0.0], [0.0, np.nan]])
 
 
@@ -187,36 +190,53 @@ def _npy(array) -> bytes:
      f"written in run format {FORMAT_VERSION + 1} by a newer nncli (nncli 0.1.0); this nncli "
      f"reads format {FORMAT_VERSION} and older: upgrade nncli to use this run"),
     (lambda d: d.pop("format_version"), "missing key 'format_version'"),
-    (lambda d: d.update(format_version="1"), 'format_version: expected a whole number >= 1, '
-                                             'got "1"'),
+    (lambda d: d.update(format_version="1"),
+     'format_version: Input should be a valid integer (got "1")'),
+    (lambda d: d.update(format_version=0),
+     "format_version: Input should be greater than or equal to 1 (got 0)"),
     (lambda d: d["layers"][0].update(activation="exec"),
-     'layers[0].activation: expected one of linear, sigmoid, tanh, relu, leaky_relu, softmax, '
-     'step, got "exec"'),
+     "layers[0].activation: Input should be 'linear', 'sigmoid', 'tanh', 'relu', 'leaky_relu', "
+     "'softmax' or 'step' (got \"exec\")"),
     (lambda d: d["layers"][0].update(units="16"),
-     'layers[0].units: expected a whole number >= 1, got "16"'),
+     'layers[0].units: Input should be a valid integer (got "16")'),
     (lambda d: d["layers"][1].update(units=True),
-     "layers[1].units: expected a whole number >= 1, got true"),
+     "layers[1].units: Input should be a valid integer (got true)"),
     (lambda d: d["layers"][1].pop("bias"), "missing key 'layers[1].bias'"),
-    (lambda d: d.update(layers=[]), "layers: expected a non-empty list of layers, got []"),
-    (lambda d: d.update(dtype="float16"), 'dtype: expected float32 or float64, got "float16"'),
+    (lambda d: d["layers"][1].update(extra=1), "layers[1].extra: unknown key"),
+    (lambda d: d.update(layers=[]),
+     "layers: List should have at least 1 item after validation, not 0 (got [])"),
+    (lambda d: d.update(dtype="float16"),
+     "dtype: Input should be 'float32' or 'float64' (got \"float16\")"),
     (lambda d: d.update(task="clustering"),
-     'task: expected classification or regression, got "clustering"'),
-    (lambda d: d.update(loss="rm -rf"), "loss: expected one of mse, half_sse, mae, "
-     'binary_cross_entropy, cross_entropy, perceptron, got "rm -rf"'),
+     "task: Input should be 'classification' or 'regression' (got \"clustering\")"),
+    (lambda d: d.update(loss="rm -rf"), "loss: Input should be 'mse', 'half_sse', 'mae', "
+     "'binary_cross_entropy', 'cross_entropy' or 'perceptron' (got \"rm -rf\")"),
     (lambda d: d.update(feature_names=["x1"]),
-     'feature_names: expected a list of 2 distinct column names (input), got ["x1"]'),
-    (lambda d: d.update(classes=[0, 1, "2"]), "classes: expected a list of at least 2 distinct "
-     'labels, all integers or all strings, got [0, 1, "2"]'),
+     'feature_names: expected the names of the columns (x1, x2), got ["x1"]'),
+    (lambda d: d.update(input=3), "the 2 inputs of input_names (from columns) do not match "
+                                  "input (3)"),
+    (lambda d: d.update(classes=[0, 1, "2"]),
+     'classes[2]: Input should be a valid integer (got "2")'),
     (lambda d: d.update(classes=[0, 1]),
      "classes: 2 classes do not fit an output layer of 3 units"),
+    (lambda d: d.update(classes=[0, 1, 1]), "classes: expected at least 2 distinct labels"),
     (lambda d: d["scaler"].update(kind="magic"),
-     'scaler.kind: expected standard, minmax or none, got "magic"'),
+     "scaler.kind: Input should be 'standard', 'minmax' or 'none' (got \"magic\")"),
     (lambda d: d["scaler"].update(offset=[0.0]),
-     "scaler.offset: expected a list of 2 finite numbers (one per feature)"),
+     "scaler: offset and scale must have one value per column each"),
+    (lambda d: d["scaler"].update(offset=[0.0, 10**400], scale=[1.0, 1.0]),
+     f"scaler.offset[1]: Input should be a valid number (got 1{'0' * 79})"),  # shown cut
     (lambda d: d["scaler"].update(scale=[1.0, 0]),
-     "scaler.scale: a scale of 0 would divide by zero"),
-    (lambda d: d.update(scaler="standard"),
-     'scaler: expected an object with kind, offset and scale, got "standard"'),
+     "scaler: a scale of 0 would divide by zero"),
+    (lambda d: d.update(scaler="standard"), 'scaler: expected an object (got "standard")'),
+    (lambda d: d["columns"][0].update(kind="categorical"),
+     "columns[0]: a categorical column needs a list of distinct categories"),
+    (lambda d: d["columns"][1].update(fill="a"),
+     "columns[1]: a numeric column is filled with a number"),
+    (lambda d: d.update(missing="guess"), "missing: Input should be 'error', 'drop', 'mean', "
+     "'median' or 'most_frequent' (got \"guess\")"),
+    (lambda d: d["csv"].update(na_values="NA"),
+     'csv.na_values: Input should be a valid list (got "NA")'),
 ])
 def test_tampered_model_json(run, change, message):
     edit_model_json(run, change)

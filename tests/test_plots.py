@@ -13,6 +13,7 @@ from conftest import CONFIGS, Cli, hooks, write_config
 from nncli import plots
 from nncli.plots.network import shown_neurons
 from nncli.plots.scale import spans_decades
+from nncli.training.reproduce import run_points
 from nncli.training.train import train_from_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -168,7 +169,7 @@ def test_no_validation_curves_without_validation_and_no_panel_for_an_undefined_m
 
 def test_decision_boundary_shows_the_points_and_the_predicted_classes(runs):
     run = plots.load(runs["blobs"])
-    points = plots.points_from_config(run)
+    points = run_points(run.path)
     fig = plots.draw(run, "boundary", points)
     ax = fig.axes[0]
     for split, idx in (("train", points.train_idx), ("validation", points.val_idx)):
@@ -192,7 +193,7 @@ def test_decision_boundary_shows_the_points_and_the_predicted_classes(runs):
 
 def test_two_classes_shade_the_probability(runs):
     run = plots.load(runs["xor"])
-    points = plots.points_from_config(run)
+    points = run_points(run.path)
     ax = plots.draw(run, "boundary", points).axes[0]
     (image,) = ax.get_images()
     assert image.get_gid() == "probability"
@@ -209,7 +210,7 @@ def test_two_classes_shade_the_probability(runs):
 
 def test_fit_draws_the_data_and_the_network_curve(runs):
     run = plots.load(runs["wave"])
-    points = plots.points_from_config(run)
+    points = run_points(run.path)
     ax = plots.draw(run, "fit", points).axes[0]
     curve = lines_by_gid(ax)["curve:0"]
     x = curve.get_xdata()
@@ -309,18 +310,24 @@ def test_a_failing_picture_is_a_warning_and_the_run_is_kept(tmp_path, monkeypatc
     assert (run / "metrics.json").exists()
 
 
-def test_training_draws_with_the_points_it_has_without_loading_the_data_again(tmp_path,
+def test_training_draws_from_memory_without_reading_the_run_or_its_data_again(tmp_path,
                                                                             monkeypatch):
-    import nncli.plots
+    import nncli.plots.run
+    import nncli.runs.load
+    import nncli.training.reproduce
 
-    def reload(run):
-        raise AssertionError("the data was loaded again")
+    def reload(*args):
+        raise AssertionError("read back from disk")
 
-    monkeypatch.setattr(nncli.plots, "points_from_config", reload)
+    monkeypatch.setattr(nncli.training.reproduce, "reproduce", reload)
+    monkeypatch.setattr(nncli.plots.run, "load_run", reload)
+    monkeypatch.setattr(nncli.runs.load, "load_run", reload)
+    monkeypatch.setattr(nncli.plots.run, "read_history", reload)
     outcome = train_from_config(CONFIGS / "xor-mlp.yaml", ["training.epochs=2"], tmp_path,
                                 plots=True)
     assert outcome.plot_problems == []
-    assert (outcome.run_dir / "decision_boundary.png").exists()
+    assert {p.name for p in outcome.run_dir.glob("*.png")} == {
+        "loss.png", "decision_boundary.png", "network.png"}
 
 
 def test_a_diverged_run_still_gets_its_pictures(tmp_path):

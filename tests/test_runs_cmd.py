@@ -123,18 +123,23 @@ def test_table_on_stdout(cli, runs_dir):
     r = cli("runs", runs_dir, "--sort", "name")
     assert r.exit_code == 0 and r.stderr == ""
     lines = r.stdout.splitlines()
+    # (regression runs add RMSE and MAE in the target's units, after the usual metrics)
     assert lines[0].split() == ["run", "date", "status", "batch", "lr", "epochs", "layers",
-                                "loss", "accuracy", "r2", "val_loss", "val_accuracy"]
+                                "loss", "accuracy", "r2", "val_loss", "val_accuracy", "mae",
+                                "rmse"]
     assert [line.split()[0] for line in lines[1:]] == sorted(line.split()[0] for line in lines[1:])
     fast = next(line for line in lines if line.startswith("fast-")).split()  # date: 2 words
     m = read_json(only(cli, "fast") / "metrics.json")
     assert fast[3:8] == ["finished", "full", "2", "10", "2-4-1"]
     assert fast[8:] == [f"{m['train']['loss']:.4g}", f"{m['train']['accuracy']:.4g}", "-",
-                        f"{m['validation']['loss']:.4g}", f"{m['validation']['accuracy']:.4g}"]
+                        f"{m['validation']['loss']:.4g}", f"{m['validation']['accuracy']:.4g}", "-", "-"]
     big = next(line for line in lines if line.startswith("big-")).split()
-    assert big[3] == "diverged" and big[8:] == ["-"] * 5  # its loss became inf; no validation
+    assert big[3] == "diverged" and big[8:13] == ["-"] * 5  # its loss became inf; no validation
+    # (its MAE in the target's units is a finite, huge number; its RMSE overflowed)
+    mae = read_json(only(cli, "big") / "metrics.json")["train"]["mae"]
+    assert big[13:] == [f"{mae:.4g}", "-"]
     failed = next(line for line in lines if line.startswith("xor-sweep-0123456789/lr-9")).split()
-    assert failed[3] == "failed" and failed[4:] == ["-"] * 9
+    assert failed[3] == "failed" and failed[4:] == ["-"] * 11
     assert "\x1b" not in r.stdout
 
 

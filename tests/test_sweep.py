@@ -19,8 +19,8 @@ from nncli.training.train import train_from_config
 
 # 40 noisy XOR points (32 train, 8 validation), one small hidden layer: each run takes ~0.1 s.
 XOR = noisy_xor(20, name="xor")
-TOO_BIG = ("training.batch_size: 1000 is larger than the training set (32 rows); "
-           "lower it or use batch: full")
+# A point that fails once its data are loaded (the config itself is valid).
+TOO_BIG = "network.input: 3 but the data has 2 features"
 RUN_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"  # the contract's run name
 STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
 
@@ -57,7 +57,7 @@ def same_weights(a, b):
 
 def test_sweep_with_two_jobs_seeds_and_a_failing_point(cli, config, tmp_path):
     r, obj = sweep(cli, config, "--grid", "training.learning_rate=0.5,2.0",
-                   "--grid", "training.batch_size=8,1000", "--seeds", "2", "--jobs", "2")
+                   "--grid", "network.input=2,3", "--seeds", "2", "--jobs", "2")
     assert r.exit_code == 1  # some runs failed; the others ran all the same
     assert r.stderr.splitlines()[-1] == \
         f"error: 4 of 8 runs failed or diverged; see {obj['sweep_dir']}/summary.csv"
@@ -66,7 +66,7 @@ def test_sweep_with_two_jobs_seeds_and_a_failing_point(cli, config, tmp_path):
     assert (obj["total"], obj["finished"], obj["failed"], obj["pending"]) == (8, 4, 4, 0)
 
     # One normal run directory per good point, named by its overrides.
-    good = [f"learning_rate-{lr}__batch_size-8__seed-{s}" for lr in ("0.5", "2.0") for s in (0, 1)]
+    good = [f"learning_rate-{lr}__input-2__seed-{s}" for lr in ("0.5", "2.0") for s in (0, 1)]
     dirs = point_dirs(sweep_dir)
     assert sorted(dirs) == sorted(good) and all(len(v) == 1 for v in dirs.values())
     for name in good:
@@ -77,13 +77,13 @@ def test_sweep_with_two_jobs_seeds_and_a_failing_point(cli, config, tmp_path):
         assert resolved["training"]["learning_rate"] == lr
         assert read_json(run / "metrics.json")["status"] == "finished"
         # Bit for bit what training the same overrides in this process gives.
-        alone = train_from_config(config, [f"training.learning_rate={lr}", "training.batch_size=8",
+        alone = train_from_config(config, [f"training.learning_rate={lr}", "network.input=2",
                                            f"seed={seed}"], tmp_path / "alone")
         assert same_weights(run, alone.run_dir)
 
     # summary.csv: every point, best validation accuracy first, failures last with their error.
     rows = read_csv(sweep_dir / "summary.csv")
-    assert list(rows[0]) == ["name", "status", "training.learning_rate", "training.batch_size",
+    assert list(rows[0]) == ["name", "status", "training.learning_rate", "network.input",
                              "seed", "epochs_run", "wall_time", "loss", "accuracy", "val_loss",
                              "val_accuracy", "run_dir", "error"]
     assert [r["status"] for r in rows] == ["finished"] * 4 + ["failed"] * 4
@@ -95,16 +95,16 @@ def test_sweep_with_two_jobs_seeds_and_a_failing_point(cli, config, tmp_path):
         assert float(row["val_loss"]) == m["validation"]["loss"]  # full precision
         assert float(row["accuracy"]) == m["train"]["accuracy"]
         assert row["run_dir"] == dirs[row["name"]][0].name and row["error"] == ""
-    assert all(r["error"] == TOO_BIG and r["run_dir"] == "" and r["training.batch_size"] == "1000"
+    assert all(r["error"] == TOO_BIG and r["run_dir"] == "" and r["network.input"] == "3"
                for r in rows[4:])
     assert [r["name"] for r in obj["runs"]] == [r["name"] for r in rows]
 
     # aggregate.csv: mean and sample standard deviation over the two seeds, per grid point.
     agg = read_csv(sweep_dir / "aggregate.csv")
-    assert [(a["training.batch_size"], a["seeds"], a["finished"]) for a in agg] == \
-        [("8", "2", "2"), ("8", "2", "2"), ("1000", "2", "0"), ("1000", "2", "0")]
+    assert [(a["network.input"], a["seeds"], a["finished"]) for a in agg] == \
+        [("2", "2", "2"), ("2", "2", "2"), ("3", "2", "0"), ("3", "2", "0")]
     for a in agg[:2]:
-        runs = [read_json(dirs[f"learning_rate-{a['training.learning_rate']}__batch_size-8__seed-{s}"][0]
+        runs = [read_json(dirs[f"learning_rate-{a['training.learning_rate']}__input-2__seed-{s}"][0]
                           / "metrics.json") for s in (0, 1)]
         val_loss = [m["validation"]["loss"] for m in runs]
         assert float(a["val_loss_mean"]) == statistics.fmean(val_loss)
@@ -116,25 +116,25 @@ def test_sweep_with_two_jobs_seeds_and_a_failing_point(cli, config, tmp_path):
     # sweep.json describes the grid and every point's overrides.
     described = read_json(sweep_dir / "sweep.json")
     assert described["grid"] == {"training.learning_rate": [0.5, 2.0],
-                                 "training.batch_size": [8, 1000], "seed": [0, 1]}
+                                 "network.input": [2, 3], "seed": [0, 1]}
     assert described["points"][0] == {
-        "name": "learning_rate-0.5__batch_size-8__seed-0",
-        "overrides": ["training.learning_rate=0.5", "training.batch_size=8", "seed=0",
-                      "name=learning_rate-0.5__batch_size-8__seed-0"]}
+        "name": "learning_rate-0.5__input-2__seed-0",
+        "overrides": ["training.learning_rate=0.5", "network.input=2", "seed=0",
+                      "name=learning_rate-0.5__input-2__seed-0"]}
     # Progress off a terminal: one plain line per run, no escape sequences.
     assert "[8/8] " in r.stderr and "\x1b" not in r.stderr
-    assert f"failed learning_rate-0.5__batch_size-1000__seed-0: {TOO_BIG}" in r.stderr
+    assert f"failed learning_rate-0.5__input-3__seed-0: {TOO_BIG}" in r.stderr
 
 
 def test_fail_fast_starts_nothing_after_a_failure(cli, config):
-    r, obj = sweep(cli, config, "--grid", "training.batch_size=1000,8", "--jobs", "1",
+    r, obj = sweep(cli, config, "--grid", "network.input=3,2", "--jobs", "1",
                    "--fail-fast")
     assert r.exit_code == 1
     assert "1 of 2 runs failed or diverged; stopped early (--fail-fast), 1 not run" in r.stderr
     sweep_dir = Path(obj["sweep_dir"])
     rows = read_csv(sweep_dir / "summary.csv")
     assert [(r["name"], r["status"]) for r in rows] == \
-        [("batch_size-1000", "failed"), ("batch_size-8", "pending")]
+        [("input-3", "failed"), ("input-2", "pending")]
     assert point_dirs(sweep_dir) == {}
 
 
@@ -297,7 +297,7 @@ def test_the_same_command_names_the_same_sweep_directory(config):
 def test_dask_cluster_gives_the_local_results_bit_for_bit(cli, config, tmp_path):
     from distributed import LocalCluster
 
-    args = ("--grid", "training.learning_rate=0.5,2.0", "--grid", "training.batch_size=8,1000",
+    args = ("--grid", "training.learning_rate=0.5,2.0", "--grid", "network.input=2,3",
             "--seeds", "2")
     local_out, dask_out = tmp_path / "local", tmp_path / "dask"
     cli.out = local_out

@@ -7,5 +7,6 @@ from . import sweep, runs  # noqa: F401
 from . import gradcheck, trace  # noqa: F401
 from . import plot, show  # noqa: F401
 from . import config  # noqa: F401
+from . import check, explain, export  # noqa: F401
 
 __all__ = ["app", "main"]

@@ -28,7 +28,7 @@ def evaluate(
     json_: Json = False,
 ):
     """Evaluate a trained run: loss, accuracy, per-class precision/recall/F1 and confusion
-    matrix for classification; MSE, MAE and R² for regression.
+    matrix for classification; MSE, RMSE, MAE and R² (in the target's units) for regression.
 
     With --json, the same report as one JSON object instead of tables.
     """
@@ -38,7 +38,12 @@ def evaluate(
     if data is not None and str(data) == "-":
         raise InputError("--data: give a file (stdin is not supported here)")
     model = load_run(run_dir)
-    report = evaluate_run(model, data, delimiter=delimiter)
+    if data is None:
+        from ..training.reproduce import validation_batch
+
+        report = evaluate_run(model, validation=validation_batch(model))
+    else:
+        report = evaluate_run(model, data, delimiter=delimiter)
     if json_:
         console.emit_json(report)
     else:
@@ -54,15 +59,18 @@ def report_tables(r: dict):
 
     parts = []
     summary = _table("metric", "value")
-    summary.add_row(f"loss ({r['loss_function']})", console.number(r["loss"]))
+    scaled = r.get("target_scale", "none") != "none"  # the loss is in the scaled target's units
+    summary.add_row(f"loss ({r['loss_function']}{', scaled target' if scaled else ''})",
+                    console.number(r["loss"]))
     if r["task"] == "regression":
-        for key in ("mse", "mae", "r2"):
+        for key in ("mse", "rmse", "mae", "r2"):
             summary.add_row(key, console.number(r[key]))
         parts.append(summary)
         if len(r["per_target"]) > 1:
-            per = _table("target", "mse", "mae", "r2")
+            per = _table("target", "mse", "rmse", "mae", "r2")
             for t in r["per_target"]:
-                per.add_row(t["target"], *(console.number(t[k]) for k in ("mse", "mae", "r2")))
+                per.add_row(t["target"], *(console.number(t[k])
+                                           for k in ("mse", "rmse", "mae", "r2")))
             parts.append(per)
         return Group(*parts)
     summary.add_row("accuracy", console.number(r["accuracy"]))

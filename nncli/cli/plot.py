@@ -65,8 +65,11 @@ def plot(
         wanted = [what.value]
     targets = {w: _destination(out, run.path / plots.FILES[w], plots.FILES[w], len(wanted))
                for w in wanted}
-    points = (plots.points_from_config(run)
-              if any(w in plots.NEEDS_POINTS for w in wanted) else None)
+    points = None
+    if any(w in plots.NEEDS_POINTS for w in wanted):
+        from ..training.reproduce import run_points
+
+        points = run_points(run.path)
     for w in wanted:
         _emit(plots.save(plots.draw(run, w, points), targets[w]))
 

@@ -80,8 +80,10 @@ class Scaler:
     scale: np.ndarray = field(default_factory=lambda: np.ones(0))
 
     @classmethod
-    def fit(cls, X: np.ndarray, kind: str, rows: np.ndarray | None = None) -> "Scaler":
-        """Fit on the rows ``rows`` of ``X (n, features)`` (all rows if None).
+    def fit(cls, X: np.ndarray, kind: str, rows: np.ndarray | None = None,
+            numeric: np.ndarray | None = None, what: str = "data.scale") -> "Scaler":
+        """Fit on the rows ``rows`` of ``X (n, features)`` (all rows if None); columns where
+        ``numeric`` is False (one-hot inputs) keep offset 0 and scale 1.
 
         Statistics are accumulated over blocks of rows, so no copy of the training rows is made.
         """
@@ -98,11 +100,13 @@ class Scaler:
             elif kind == "none":
                 offset, scale = np.zeros(k), np.ones(k)
             else:
-                raise InputError(f"data.scale: expected standard, minmax or none, got {kind!r}")
+                raise InputError(f"{what}: expected standard, minmax or none, got {kind!r}")
+        if numeric is not None:
+            offset, scale = np.where(numeric, offset, 0.0), np.where(numeric, scale, 1.0)
         bad = ~(np.isfinite(offset) & np.isfinite(scale))
         if bad.any():
             j = int(np.argmax(bad))
-            raise InputError(f"data.scale: feature {j + 1} has values too large to scale ({kind})")
+            raise InputError(f"{what}: column {j + 1} has values too large to scale ({kind})")
         scale = np.where(scale == 0, 1.0, scale)
         return cls(kind, offset, scale)
 
@@ -135,18 +139,6 @@ class Scaler:
     def to_dict(self) -> dict:
         """Plain JSON-ready form for model.json."""
         return {"kind": self.kind, "offset": self.offset.tolist(), "scale": self.scale.tolist()}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Scaler":
-        try:
-            offset = np.asarray(d["offset"], dtype=np.float64)
-            scale = np.asarray(d["scale"], dtype=np.float64)
-            kind = str(d["kind"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"model.json: scaler: malformed ({exc})") from None
-        if offset.ndim != 1 or offset.shape != scale.shape:
-            raise InputError("model.json: scaler: offset and scale must be lists of equal length")
-        return cls(kind, offset, scale)
 
 
 BLOCK_ROWS = 65536

@@ -2,7 +2,8 @@
 
 Counts are strict integers (``1.5``, ``"3"`` and ``true`` are refused); real-valued fields take
 ints or floats but not strings, booleans or non-finite values. ``None`` in ``validation``,
-``scale`` and ``task`` means "resolve from the data" (done by the caller after loading).
+``scale``, ``scale_target`` and ``task`` means "resolve from the data" (done by the caller after
+loading).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+
+from . import features
 
 Count = Annotated[int, Field(strict=True, ge=1)]
 Count0 = Annotated[int, Field(strict=True, ge=0)]
@@ -28,6 +31,9 @@ class _Common(BaseModel):
     validation: Annotated[float, Field(strict=True, ge=0, lt=1)] | None = None
     scale: Literal["standard", "minmax", "none"] | None = None
     task: Literal["classification", "regression"] | None = None
+    # Regression targets: the network trains on scaled targets, predictions come back in the
+    # data's units. Default standard (none for inline); always none for classification.
+    scale_target: Literal["standard", "minmax", "none"] | None = None
 
 
 class BlobsData(_Common):
@@ -145,19 +151,32 @@ class DiabetesData(_Common):
     source: Literal["diabetes"]
 
 
+OneChar = Annotated[str, Field(strict=True, min_length=1, max_length=1)]
+NA_VALUES = list(features.NA_VALUES)
+
+
 class CsvData(_Common):
     """A CSV file; ``path`` is relative to the config file's folder.
 
-    ``target`` and ``features`` name columns by header name or by 0-based index (negative
-    counts from the end). Default target: the last column; default features: every other column.
+    ``target``, ``features``, ``exclude`` and ``categorical`` name columns by header name or by
+    0-based index (negative counts from the end). Default target: the last column; default
+    features: every other column not in ``exclude``. Cells equal to one of ``na_values`` are
+    missing; ``missing`` says what happens to a feature row with a missing cell.
     """
 
     source: Literal["csv"]
     path: Annotated[str, Field(strict=True, min_length=1)]
     target: Column | Annotated[list[Column], Field(min_length=1)] | None = None
     features: Annotated[list[Column], Field(min_length=1)] | None = None
-    delimiter: Annotated[str, Field(strict=True, min_length=1, max_length=1)] = ","
+    exclude: list[Column] = []
+    categorical: list[Column] = []
+    delimiter: OneChar = ","
     header: StrictBool = True
+    na_values: list[StrictStr] = NA_VALUES
+    missing: Literal["error", "drop", "mean", "median", "most_frequent"] = "error"
+    skip_rows: Count0 = 0
+    comment: OneChar | None = None
+    quote_char: OneChar | Literal[False] = '"'
 
 
 class InlineData(_Common):

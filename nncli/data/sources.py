@@ -10,7 +10,8 @@ float32 run scales the exact values and rounds once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +19,8 @@ import numpy as np
 
 from nncli.data import bundled, generators, schema
 from nncli.data.blobs import make_blobs
-from nncli.errors import InputError
+from nncli.data.features import Column
+from nncli.errors import InputError, NncliWarning
 
 CLASSIFICATION = "classification"
 REGRESSION = "regression"
@@ -26,18 +28,25 @@ REGRESSION = "regression"
 
 @dataclass
 class Dataset:
-    """Samples are rows. ``y`` is (n,) labels for classification, (n, n_targets) for regression."""
+    """Samples are rows. ``y`` is (n,) labels for classification, (n, n_targets) for regression.
 
-    X: np.ndarray  # (n, n_features): float64, or the training dtype for generated data
+    Numeric data come as the matrix ``X``; a CSV file's feature columns come raw in ``columns``
+    (numbers with missing cells, text), to be filled and encoded once the training rows are
+    known (``features.fit_encodings``), and ``X`` is None.
+    """
+
+    X: np.ndarray | None  # (n, n_features): float64, or the training dtype for generated data
     y: np.ndarray  # classification: (n,) int64 or object (str) labels; regression: (n, t) float64
     task: str  # "classification" | "regression"
     feature_names: list[str]
     target_names: list[str]  # one per target column; ["target"] when the data has no name
     classes: list  # sorted unique labels as plain Python ints/strs; [] for regression
+    columns: list[Column] | None = None  # raw feature columns (CSV), in feature_names order
+    categorical: list[str] = field(default_factory=list)  # columns encoded as categories
 
     @property
     def n_samples(self) -> int:
-        return self.X.shape[0]
+        return len(self.y)
 
 
 def load_source(cfg, base_dir: Path, seed: int, dtype=np.float64) -> Dataset:
@@ -77,6 +86,12 @@ def parse_labels(values: np.ndarray, where: Callable[[int], str]) -> np.ndarray:
     return values.astype(np.int64)
 
 
+def column_labels(column: Column, where: Callable[[int], str]) -> np.ndarray:
+    """The class labels of a complete target column (numbers or text), by parse_labels."""
+    values = column.labels()
+    return parse_labels(values.astype(np.float64) if column.is_numeric else values, where)
+
+
 def _classification(X, labels, feature_names, what: str, target_name="target") -> Dataset:
     # return_counts: np.unique's other path imports numpy.ma (12 ms) to look for a mask
     classes = sorted(np.unique(labels, return_counts=True)[0].tolist())
@@ -90,10 +105,8 @@ def _classification(X, labels, feature_names, what: str, target_name="target") -
 
 def _regression(X, y, feature_names, target_names=None) -> Dataset:
     y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
-    if target_names is None:
-        t = y.shape[1]
-        target_names = ["target"] if t == 1 else [f"target{k + 1}" for k in range(t)]
-    return Dataset(X, y, REGRESSION, feature_names, target_names, [])
+    return Dataset(X, y, REGRESSION, feature_names,
+                   target_names or _default_target_names(y.shape[1]), [])
 
 
 def _finish(cfg, X, y, natural: str, feature_names=None, dtype=np.float64) -> Dataset:
@@ -153,44 +166,140 @@ def _bundled(name: str, natural: str):
 # --- csv -----------------------------------------------------------------------------------
 
 def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
-    from nncli.data.csvfile import numeric_matrix, read_csv
+    from nncli.data.csvfile import read_csv
 
     path = Path(cfg.path)
     if not path.is_absolute():
         path = base_dir / path
-    table = read_csv(path, delimiter=cfg.delimiter, header=cfg.header, source_name=str(path))
-    target = -1 if cfg.target is None else cfg.target
-    targets = target if isinstance(target, list) else [target]
+    dialect = csv_dialect(cfg)
+    table = read_csv(path, dialect, source_name=str(path))
+    targets = cfg.target if isinstance(cfg.target, list) else [
+        -1 if cfg.target is None else cfg.target]
     t_idx = _distinct(table, targets, "data.target")
+    x_idx = _distinct(table, cfg.exclude, "data.exclude")
+    for j in x_idx:
+        if j in t_idx:
+            raise InputError(f"data.exclude: column {table.names[j]!r} is the target")
     if cfg.features is None:
-        f_idx = [j for j in range(len(table.names)) if j not in t_idx]
+        f_idx = [j for j in range(len(table.names)) if j not in t_idx and j not in x_idx]
         if not f_idx:
-            raise InputError(f"data.features: {path} has no columns left besides the target")
+            raise InputError(f"data.features: {path} has no columns left besides the target"
+                             + (" and data.exclude" if x_idx else ""))
     else:
         f_idx = _distinct(table, cfg.features, "data.features")
-        both = [table.names[j] for j in f_idx if j in t_idx]
-        if both:
-            raise InputError(f"data.features: column {both[0]!r} is also the target")
-    X = numeric_matrix(table, f_idx, "data.features")
+        for j in f_idx:
+            if j in t_idx:
+                raise InputError(f"data.features: column {table.names[j]!r} is also the target")
+            if j in x_idx:
+                raise InputError(f"data.features: column {table.names[j]!r} is also in "
+                                 "data.exclude")
+    c_idx = _distinct(table, cfg.categorical, "data.categorical")
+    for j in c_idx:
+        if j not in f_idx:
+            raise InputError(f"data.categorical: column {table.names[j]!r} is not a feature")
+    categorical = [table.names[j] for j in c_idx]
     feature_names = [table.names[j] for j in f_idx]
     target_names = [table.names[j] for j in t_idx] if cfg.header else None
 
-    numeric = all(table.is_numeric(j) for j in t_idx)
-    task = _task(cfg, REGRESSION if numeric else CLASSIFICATION)
-    if task == REGRESSION:
-        y = numeric_matrix(table, t_idx, "data.target")
-        return _regression(X, y, feature_names, target_names)
-    if len(t_idx) > 1:
+    target_columns = [table.column(j, "auto", "data.target") for j in t_idx]
+    task = _task(cfg, REGRESSION if all(c.is_numeric for c in target_columns)
+                 else CLASSIFICATION)
+    if task == CLASSIFICATION and len(t_idx) > 1:
         raise InputError(
             f"data.target: classification takes one target column, got {len(t_idx)} "
             "(several targets need task: regression)"
         )
+    if task == REGRESSION and not all(c.is_numeric for c in target_columns):
+        target_columns = [table.column(j, "numeric", "data.target") for j in t_idx]
+    columns = [_feature_column(table, j, j in c_idx) for j in f_idx]
+
+    # A missing target is never a label: those rows are left out, with one warning.
+    keep = ~np.any([c.missing for c in target_columns], axis=0)
+    if not keep.all():
+        names = ", ".join(table.names[j] for j in t_idx)
+        if not keep.any():
+            raise InputError(f"data.target: every row of {path} misses its target ({names})")
+        warnings.warn(NncliWarning(f"data.target: left out {np.count_nonzero(~keep)} rows "
+                                   f"whose target ({names}) is missing"), stacklevel=2)
+    keep &= _rows_with_features(table, columns, keep, cfg.missing, path)
+    rows = np.flatnonzero(keep)
+    if len(rows) < table.n_rows:
+        columns = [c.take(rows) for c in columns]
+        target_columns = [c.take(rows) for c in target_columns]
+
+    if task == REGRESSION:
+        y = np.column_stack([c.numbers for c in target_columns])
+        return Dataset(None, y, REGRESSION, feature_names,
+                       target_names or _default_target_names(y.shape[1]), [], columns,
+                       categorical)
     j = t_idx[0]
-    table.require_complete(j)
-    labels = parse_labels(table.columns[j], lambda i: table.cell(i, j))
+    labels = column_labels(target_columns[0], lambda i: table.cell(int(rows[i]), j))
     name = target_names[0] if target_names else "target"
     where = f"data.target: {table.source_name}, column {table.names[j]!r}"
-    return _classification(X, labels, feature_names, where, name)
+    dataset = _classification(None, labels, feature_names, where, name)
+    dataset.columns, dataset.categorical = columns, categorical
+    return dataset
+
+
+def csv_dialect(cfg: schema.CsvData):
+    """The reader's dialect of a ``source: csv`` config."""
+    from nncli.data.csvfile import Dialect
+
+    return Dialect(delimiter=cfg.delimiter, header=cfg.header, na_values=tuple(cfg.na_values),
+                   skip_rows=cfg.skip_rows, comment=cfg.comment,
+                   quote_char=cfg.quote_char or None)
+
+
+def _feature_column(table, j: int, categorical: bool) -> Column:
+    """Feature column ``j``: numbers or text (numbers listed in ``data.categorical`` stay
+    numbers here: their categories are encoded, and sorted, by value)."""
+    column = table.column(j, "auto", "data.features")
+    if column.is_numeric:
+        table.release(j)
+    elif not categorical:
+        stray = table.non_number(j)
+        if stray is not None:  # numbers with a stray marker: a typo or an unlisted NA value
+            i, text = stray
+            raise InputError(
+                f"{table.cell(i, j)}: {text!r} is not a number, but most of the column are; "
+                f"if it marks a missing value add it to data.na_values, or list the column "
+                f"in data.categorical to treat its values as categories")
+    return column
+
+
+def _rows_with_features(table, columns: list[Column], keep: np.ndarray, policy: str,
+                        path: Path) -> np.ndarray:
+    """The rows to train on under ``data.missing``: every row for the filling policies, the
+    complete ones for ``drop``; for ``error``, the first missing cell is an error."""
+    missing = np.zeros(table.n_rows, dtype=bool)
+    cells, first = 0, None
+    for col in columns:
+        gaps = col.missing & keep
+        if gaps.any():
+            cells += int(np.count_nonzero(gaps))
+            i = int(np.argmax(gaps))
+            if first is None or i < first[0]:  # columns in order: a tie keeps the first
+                first = (i, col.name)
+            missing |= gaps
+    if cells == 0 or policy not in ("error", "drop"):
+        return np.ones(table.n_rows, dtype=bool)
+    if policy == "error":
+        i, name = first
+        raise InputError(
+            f"data.missing: {cells} feature value{'s are' if cells != 1 else ' is'} missing, "
+            f"the first at {table.cell(i, table.names.index(name))}; choose what to do with "
+            f"them: data.missing: drop, mean, median or most_frequent")
+    rows = int(np.count_nonzero(missing))
+    if rows == int(np.count_nonzero(keep)):
+        raise InputError(f"data.missing: drop leaves no rows: every row of {path} misses a "
+                         "feature value")
+    warnings.warn(NncliWarning(f"data.missing: drop: left out {rows} rows with a missing "
+                               f"feature value ({cells} cells)"), stacklevel=3)
+    return ~missing
+
+
+def _default_target_names(t: int) -> list[str]:
+    return ["target"] if t == 1 else [f"target{k + 1}" for k in range(t)]
 
 
 def _distinct(table, keys, what: str) -> list[int]:

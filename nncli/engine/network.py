@@ -113,14 +113,8 @@ class Network:
         """
         n = X.shape[0]
         last = len(self.layers) - 1
-        out_act = self.layers[last].activation
-        a_out, delta = ws.a[last][:n], ws.delta[last][:n]
-        if loss.fused_with == out_act.name:
-            np.subtract(a_out, Y, out=delta)  # the fused gradient: dL/dz = (a - y) / n
-            delta /= n
-        else:
-            loss.grad(a_out, Y, out=delta)
-            out_act.backprop(a_out, delta)
+        delta = output_delta(loss, self.layers[last].activation, ws.a[last][:n], Y,
+                             ws.delta[last][:n])
         for i in range(last, -1, -1):
             layer = self.layers[i]
             a_prev = X if i == 0 else ws.a[i - 1][:n]
@@ -148,6 +142,20 @@ class Network:
             Layer(l.W.astype(dtype), None if l.b is None else l.b.astype(dtype), l.activation, l.frozen)
             for l in self.layers
         ])
+
+
+def output_delta(loss: Loss, activation: Activation, a: np.ndarray, Y: np.ndarray,
+                 out: np.ndarray) -> np.ndarray:
+    """dL/dz of the output layer (``a`` its activations, n rows) into ``out``: the fused
+    (a - y) / n where the loss is fused with this output (see losses.py), else dL/da through
+    the activation's derivative. The backward pass and the learner's step calculator
+    (insight/stepcalc.py) both start here."""
+    if loss.fused_with == activation.name:
+        np.subtract(a, Y, out=out)  # the fused gradient: dL/dz = (a - y) / n
+        out /= a.shape[0]
+        return out
+    loss.grad(a, Y, out=out)
+    return activation.backprop(a, out)
 
 
 # A non-finite loss is reported by the caller (as divergence); NumPy's warnings add nothing.

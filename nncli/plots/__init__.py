@@ -16,24 +16,25 @@ drawn: importing this package costs nothing.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 from ..errors import InputError
-from .run import Points, Run, history_arrays, load, points_from_config, points_of
+from .run import Points, Run, history_arrays, load, points_of
 from .style import save
 
 FILES = {"loss": "loss.png", "boundary": "decision_boundary.png", "fit": "fit.png",
          "network": "network.png"}
 NEEDS_POINTS = ("boundary", "fit")
 
-__all__ = ["FILES", "Points", "Run", "applicable", "draw", "draw_comparison", "load",
-           "points_from_config", "history_arrays", "save", "why_not", "write_run_plots"]
+__all__ = ["FILES", "NEEDS_POINTS", "Points", "Run", "applicable", "draw", "draw_comparison",
+           "history_arrays", "load", "points_of", "save", "why_not", "write_run_plots"]
 
 
 def why_not(run: Run, what: str) -> str | None:
     """Why picture ``what`` does not apply to ``run``; None when it does."""
     if what == "loss" and run.epochs == 0:
         return "no loss curve: the run has no finished epoch"
+    if what in NEEDS_POINTS and run.model.preprocessing.categorical:
+        return f"no {what} picture: the run has categorical features (drawn for numbers only)"
     if what == "boundary" and (run.task != "classification" or run.n_features != 2):
         return (f"no decision boundary: it needs a classification run with 2 input features "
                 f"(this run: {run.task}, {run.n_features} features)")
@@ -48,12 +49,12 @@ def applicable(run: Run) -> list[str]:
 
 
 def draw(run: Run, what: str, points: Points | None = None):
-    """The Figure of one picture; ``points`` (for boundary and fit) default to the config's."""
+    """The Figure of one picture; boundary and fit need the run's data ``points``."""
     reason = why_not(run, what)
     if reason:
         raise InputError(f"{run.path}: {reason}")
     if what in NEEDS_POINTS and points is None:
-        points = points_from_config(run)
+        raise ValueError(f"the {what} picture needs the run's data points")
     if what == "loss":
         from .loss import loss_figure
         return loss_figure([run])
@@ -77,21 +78,15 @@ def draw_comparison(runs: list[Run]):
     return loss_figure(runs)
 
 
-def write_run_plots(run_dir: str | Path, experiment=None) -> list[str]:
-    """Write every picture that applies into ``run_dir``; return the problems, never raise.
+def write_run_plots(run: Run, points: Points | None) -> list[str]:
+    """Write every picture that applies into ``run.path``; return the problems, never raise.
 
-    Called on a finished run before it is published: a picture that cannot be drawn must not
-    cost the run, so any error becomes a message. ``experiment`` (the one just trained) saves
-    loading the data again for the boundary and fit pictures.
+    Called by the trainer on a run it holds in memory, before publishing it: a picture that
+    cannot be drawn must not cost the run, so any error becomes a message.
     """
     problems = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. overflow in a diverged run: the run says so
-        try:
-            run = load(run_dir)
-        except Exception as e:  # noqa: BLE001 - reported, never fatal (see above)
-            return [f"no pictures: {e}"]
-        points = points_of(experiment) if experiment is not None else None
         for what in applicable(run):
             try:
                 save(draw(run, what, points), run.path / FILES[what])

@@ -69,24 +69,15 @@ def history_arrays(history: list[dict]) -> dict[str, np.ndarray]:
                            dtype=np.float64) for name in names}
 
 
-def points_of(experiment) -> Points:
-    """The points of a prepared :class:`nncli.training.experiment.Experiment` (no second data load):
-    its features unscaled again, in its row order (training rows first)."""
+def points_of(experiment) -> Points | None:
+    """The data points of a prepared :class:`nncli.training.experiment.Experiment`, in its row
+    order (training rows first): the features as they were read (``experiment.raw``, kept for
+    one- and two-feature data, the only ones drawn), labels or targets in their own units.
+    None when the experiment kept no features to draw."""
+    if experiment.raw is None:
+        return None
     Y, dataset = experiment.Y, experiment.dataset
-    y = decode_outputs(Y, dataset.classes) if dataset.task == "classification" else Y
+    # regression targets in their own units (the network's Y may be scaled)
+    y = decode_outputs(Y, dataset.classes) if dataset.task == "classification" else experiment.T
     n, n_train = len(Y), experiment.n_train
-    return Points(experiment.scaler.inverse(experiment.X), y,
-                  np.arange(n_train), np.arange(n_train, n))
-
-
-def points_from_config(run: Run) -> Points:
-    """Load the run's data again from its resolved config.yaml."""
-    from ..config import load_config
-    from ..training.experiment import prepare
-
-    config_path = run.path / "config.yaml"
-    try:
-        experiment = prepare(load_config(config_path), config_path)
-    except InputError as e:
-        raise InputError(f"cannot load the data points of {run.path}: {e}") from None
-    return points_of(experiment)
+    return Points(experiment.raw, y, np.arange(n_train), np.arange(n_train, n))

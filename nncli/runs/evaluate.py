@@ -1,40 +1,47 @@
 """Metrics of a trained run on labelled rows: the library behind `nncli evaluate`.
 
-The rows are a labelled CSV file (streamed chunk by chunk), or by default the run's own
-validation split, reproduced from its config.yaml (the split is seeded, so the same rows come
-back). Loss and the task metric (accuracy or R²) come from the same ``training.evaluate`` that
-wrote metrics.json, so on the validation split they equal the training summary exactly; the
-detailed metrics (precision/recall/F1, confusion matrix, MSE, MAE) are scikit-learn's,
-imported only here.
+The rows are a labelled CSV file (streamed chunk by chunk, through the same reader and
+preprocessing as ``predict``), or by default the run's own validation split, reproduced from
+its config.yaml by ``training.reproduce`` (the split is seeded, so the same rows come back). Loss and the task metric
+come from the same ``training.evaluate`` that wrote metrics.json, so on the validation split
+they equal the training summary exactly. The loss is in the units the network trained in
+(scaled targets for a regression run with ``scale_target``); R², RMSE, MAE and MSE are in the
+target's own units. Classification adds scikit-learn's precision/recall/F1 and confusion
+matrix, imported only here. Rows of a labelled file that cannot be scored (a missing target,
+or a missing feature the run does not fill) are left out, counted in one warning.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..data.csvfile import CsvSource, iter_csv_chunks, numeric_matrix
+from ..data.csvfile import CsvSource
 from ..data.prepare import encode_targets
-from ..data.sources import parse_labels  # the training reader's label rules
-from ..errors import InputError
+from ..data.sources import column_labels  # the training reader's label rules
+from ..errors import InputError, NncliWarning
 from ..files import finite_or_none
 from ..engine.network import evaluate
-from ..metrics import class_index, r2
+from ..metrics import class_index, regression_errors
 from .load import TrainedModel
-from .predict import require_columns
+from .predict import RowCounts, input_chunks
 
-# (network inputs: scaled feature rows in the run's dtype, 2-D network targets)
-Batch = tuple[np.ndarray, np.ndarray]
+# (network inputs in the run's dtype, 2-D network targets, regression targets in the data's
+# units or None)
+Batch = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]
 
 
 def evaluate_run(model: TrainedModel, data: CsvSource | None = None, *, delimiter: str = ",",
-                 source_name: str | None = None) -> dict:
-    """The metrics of ``model`` on a labelled CSV, or on its validation split when ``data`` is
-    None. Undefined values are None."""
+                 source_name: str | None = None, validation: Batch | None = None) -> dict:
+    """The metrics of ``model`` on a labelled CSV, or, when ``data`` is None, on its
+    ``validation`` split (``training.reproduce.validation_batch``). Undefined values are None."""
     if data is None:
-        batches: Iterable[Batch] = [validation_split(model)]
+        if validation is None:
+            raise ValueError("evaluate_run needs data or the validation batch")
+        batches: Iterable[Batch] = [validation]
     else:
         batches = labelled_csv(model, data, delimiter=delimiter, source_name=source_name)
     return {
@@ -46,97 +53,82 @@ def evaluate_run(model: TrainedModel, data: CsvSource | None = None, *, delimite
     }
 
 
-def validation_split(model: TrainedModel) -> Batch:
-    """The run's validation rows, reproduced from its config.yaml and seed."""
-    from ..config import load_config
-    from ..training.experiment import prepare
-
-    config_file = model.path / "config.yaml"
-    if not config_file.is_file():
-        raise InputError(f"{model.path}: no config.yaml to reproduce the validation split "
-                         "from; evaluate on a labelled file with --data FILE")
-    experiment = prepare(load_config(config_file), config_file)
-    if not experiment.has_validation:
-        raise InputError(f"{config_file}: data.validation is 0, so the run has no validation "
-                         "split; evaluate on a labelled file with --data FILE")
-    _check_reproduced(model, experiment, config_file)
-    # The very arrays training evaluated, so the numbers are metrics.json's, bit for bit.
-    return experiment.X_val, experiment.Y_val
-
-
-def _check_reproduced(model: TrainedModel, experiment, config_file: Path) -> None:
-    """The reproduced data must be the data the run was trained on (same columns, classes,
-    and the same fitted scaler, which a change in the data would almost surely alter)."""
-    ds, scaler = experiment.dataset, experiment.scaler
-    same = (list(ds.feature_names) == model.feature_names
-            and list(ds.target_names) == model.target_names
-            and list(ds.classes) == model.classes
-            and scaler.kind == model.scaler.kind
-            and np.array_equal(scaler.offset, model.scaler.offset)
-            and np.array_equal(scaler.scale, model.scaler.scale))
-    if not same:
-        raise InputError(f"{config_file}: its data no longer match the run's model.json "
-                         "(the data changed since training?); evaluate on a labelled file "
-                         "with --data FILE")
-
-
 def labelled_csv(model: TrainedModel, source: CsvSource, *, delimiter: str = ",",
                  source_name: str | None = None) -> Iterator[Batch]:
-    """Feature rows and network targets from each chunk of a labelled CSV file."""
+    """Network inputs and targets from each chunk of a labelled CSV file; rows without a
+    target or with a feature the run cannot fill are left out (one warning at the end)."""
     dtype = model.network.dtype
-    for table in iter_csv_chunks(source, delimiter=delimiter, source_name=source_name):
-        require_columns(table, model.feature_names, "feature")
-        require_columns(table, model.target_names, "target")
-        X = numeric_matrix(table, model.feature_names, "input")
-
-        def row_name(i, table=table):
-            return f"{table.source_name}: row {table.row_number(i)}"
-
+    counts, no_target, name = RowCounts(model), 0, source_name or str(source)
+    for table, encoded in input_chunks(model, source, delimiter=delimiter,
+                                       source_name=source_name, targets=True):
+        counts.add(table, encoded)
+        name = table.source_name
+        index = [table.names.index(t) for t in model.target_names]
         if model.task == "regression":
-            Y = numeric_matrix(table, model.target_names, "target").astype(dtype)
+            T = np.column_stack([table.column(j, "numeric").numbers for j in index])
+            present = ~np.isnan(T).any(axis=1)
+        else:
+            column = table.column(index[0], "auto")
+            present = ~column.missing
+        no_target += int(np.count_nonzero(~present))
+        keep = encoded.usable & present
+        rows = np.flatnonzero(keep)
+        if model.task == "regression":
+            T = T[rows]
+            with np.errstate(over="ignore"):
+                Y = model.preprocessing.target_scaler.transform(T, dtype)
             bad = ~np.isfinite(Y)
             if bad.any():
-                raise InputError(f"{row_name(int(np.argwhere(bad)[0][0]))}: a target value is "
-                                 f"too large for {dtype}")
+                i = int(rows[np.argwhere(bad)[0][0]])
+                raise InputError(f"{table.source_name}: row {table.row_number(i)}: a target "
+                                 f"value is too large for {dtype}")
         else:
-            Y = encode_targets(_labels(model, table), model.classes, model.network.n_outputs,
-                               dtype)
-        yield model.scale(X, row_name), Y
+            T = None
+            Y = encode_targets(_labels(model, table, column, index[0], rows), model.classes,
+                               model.network.n_outputs, dtype)
+        yield encoded.X[rows], Y, T
+    if no_target:
+        warnings.warn(NncliWarning(f"{name}: left out {no_target} rows whose target "
+                                   f"({', '.join(model.target_names)}) is missing"),
+                      stacklevel=2)
+    counts.report(name, doing="scored")
 
 
-def _labels(model: TrainedModel, table) -> np.ndarray:
+def _labels(model: TrainedModel, table, column, j: int, rows: np.ndarray) -> np.ndarray:
     """The target column's labels, read as training read them; each must be a known class."""
-
-    j = table.names.index(model.target_names[0])
-    table.require_complete(j)
-    labels = parse_labels(table.columns[j], lambda i: table.cell(i, j))
+    labels = column_labels(column.take(rows), lambda i: table.cell(int(rows[i]), j))
     known = set(model.classes)
     for i, label in enumerate(labels.tolist()):
         if label not in known:
-            raise InputError(f"{table.cell(i, j)}: label {label!r} is not one of the run's "
-                             f"classes ({', '.join(map(repr, model.classes))})")
+            raise InputError(f"{table.cell(int(rows[i]), j)}: label {label!r} is not one of "
+                             f"the run's classes ({', '.join(map(repr, model.classes))})")
     return labels
 
 
 def score(model: TrainedModel, batches: Iterable[Batch]) -> dict:
     name, metric = model.metric.name, model.metric.fn
-    losses, counts, outputs, targets = [], [], [], []
-    for X, Y in batches:
+    losses, counts, outputs, targets, originals = [], [], [], [], []
+    for X, Y, T in batches:
+        if len(X) == 0:
+            continue
         loss, _, out = evaluate(model.network, model.loss, X, Y, metric)
         losses.append(loss)
         counts.append(len(X))
         outputs.append(out)
         targets.append(Y)
+        originals.append(T)
     n = sum(counts)
+    if n == 0:
+        raise InputError("no row to evaluate: every row misses its target or a feature value")
     # One batch (the validation split): its loss as is, bit for bit the training summary's.
     loss = losses[0] if len(losses) == 1 else sum(l * c for l, c in zip(losses, counts)) / n
     outputs, targets = np.concatenate(outputs), np.concatenate(targets)
-    result = {"rows": n, "loss": finite_or_none(loss),
-              name: finite_or_none(metric(outputs, targets))}
+    result = {"rows": n, "loss": finite_or_none(loss)}
     if model.task == "classification":
+        result[name] = finite_or_none(metric(outputs, targets))
         result.update(_classification(model, outputs, targets))
     else:
-        result.update(_regression(model, outputs, targets))
+        result.update(_regression(model, model.decode(outputs), np.concatenate(originals)))
     return result
 
 
@@ -158,17 +150,18 @@ def _classification(model: TrainedModel, outputs: np.ndarray, targets: np.ndarra
             "confusion_matrix": matrix.tolist()}
 
 
-def _regression(model: TrainedModel, outputs: np.ndarray, targets: np.ndarray) -> dict:
-    from sklearn.metrics import mean_absolute_error, mean_squared_error
+def _regression(model: TrainedModel, predictions: np.ndarray, targets: np.ndarray) -> dict:
+    """R², MSE, RMSE and MAE in the target's units, overall (averaged over the targets) and
+    per target."""
+    def errors(P, T):
+        e = regression_errors(P, T)
+        mse = None if e["rmse"] is None else float(np.mean((P - T) ** 2))
+        return {k: finite_or_none(v) for k, v in (("r2", e["r2"]), ("mse", mse),
+                                                  ("rmse", e["rmse"]), ("mae", e["mae"]))}
 
-    per_target = [
-        {"target": name,
-         "mse": finite_or_none(mean_squared_error(targets[:, j], outputs[:, j])),
-         "mae": finite_or_none(mean_absolute_error(targets[:, j], outputs[:, j])),
-         "r2": finite_or_none(r2(outputs[:, [j]], targets[:, [j]]))}
-        for j, name in enumerate(model.target_names)
-    ]
-    return {"mse": finite_or_none(mean_squared_error(targets, outputs)),
-            "mae": finite_or_none(mean_absolute_error(targets, outputs)),
-            "per_target": per_target}
-
+    with np.errstate(over="ignore", invalid="ignore"):
+        per_target = [{"target": name, **errors(predictions[:, [j]], targets[:, [j]])}
+                      for j, name in enumerate(model.target_names)]
+        return {**errors(predictions, targets),
+                "target_scale": model.preprocessing.target_scaler.kind,
+                "per_target": per_target}

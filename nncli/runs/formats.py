@@ -5,7 +5,7 @@
 | config.yaml | :func:`config_yaml` | ``config.load_config`` |
 | history.csv | :func:`history_csv` | :func:`read_history` |
 | weights.npz | :func:`weights_npz` | ``runs.load.read_weights`` |
-| model.json | :func:`model_description` | ``runs.load.check_description`` |
+| model.json | ``runs.model_file.model_description`` | ``runs.model_file.read_model_file`` |
 | metrics.json | the trainer (``training.train.final_metrics``) | ``runs.index.read_run`` |
 """
 
@@ -18,11 +18,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .. import __version__
 from ..errors import InputError, TrainingFailed
 from ..files import read_text
-
-FORMAT_VERSION = 1
+from .model_file import FORMAT_VERSION, model_description  # noqa: F401 - model.json's home
 
 
 def check_finite(params: dict[str, np.ndarray]) -> None:
@@ -98,32 +96,3 @@ def config_yaml(config) -> str:
     data = config.model_dump(mode="json", exclude_none=True)
     data["data"] = {"source": data["data"].pop("source"), **data["data"]}
     return yaml.dump(data, Dumper=_ConfigDumper, sort_keys=False, default_flow_style=False)
-
-
-def model_description(experiment) -> dict:
-    """What predict needs to rebuild the network and its preprocessing (model.json)."""
-    cfg = experiment.config
-    ds = experiment.dataset
-    return {
-        "format_version": FORMAT_VERSION,
-        "nncli_version": __version__,
-        "name": cfg.name,
-        "dtype": cfg.dtype,
-        "task": ds.task,
-        "loss": cfg.training.loss,
-        "input": cfg.network.input,
-        "layers": [
-            {"units": l.units, "activation": l.activation, "bias": l.bias,
-             **({"alpha": l.alpha} if l.alpha is not None else {})}
-            for l in cfg.network.layers
-        ],
-        "feature_names": list(ds.feature_names),
-        "target_names": list(ds.target_names),
-        "classes": [_plain(c) for c in ds.classes],
-        "scaler": experiment.scaler.to_dict(),
-    }
-
-
-def _plain(value):
-    """numpy scalars to the Python values JSON can hold."""
-    return value.item() if isinstance(value, np.generic) else value

@@ -13,7 +13,7 @@ from ..files import finite_or_none
 from ..runs.directory import RunWriter, is_partial, lock_dir, unlock_dir
 from ..runs.formats import config_yaml, history_csv, model_description
 from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
-from .experiment import Experiment, prepare
+from .experiment import Experiment, divergence_hint, prepare
 from ..engine.network import evaluate
 from .loop import FitResult, Hooks, fit
 
@@ -127,8 +127,9 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
     checkpointing = _Checkpointing(hooks, experiment, writer)
     try:
         # With these two, the temporary directory is resumable from its first checkpoint on.
+        description = model_description(experiment)
         writer.write_text("config.yaml", config_yaml(experiment.config))
-        writer.write_json("model.json", model_description(experiment))
+        writer.write_json("model.json", description)
         hooks.started(experiment, start.epochs_run if start else 0)
         result = run_fit(experiment, checkpointing, start)
         metrics = final_metrics(experiment, result)
@@ -143,8 +144,7 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
         # Pictures go in before publishing, so a run never appears without them; an interrupted
         # run gets none (a second Ctrl-C while drawing would cost the run).
         if plots and result.status != "interrupted":
-            from ..plots import write_run_plots
-            plot_problems = write_run_plots(writer.tmp, experiment)
+            plot_problems = _draw(writer.tmp, experiment, result, description, metrics)
         run_dir = writer.commit()
     except BaseException:
         writer.abort()
@@ -152,13 +152,30 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
     return TrainOutcome(run_dir, experiment, result, metrics, plot_problems)
 
 
+def _draw(path: Path, experiment: Experiment, result: FitResult, description: dict,
+          metrics: dict) -> list[str]:
+    """The run's pictures, drawn from what is in memory (nothing is read back from ``path``);
+    returns the problems (a picture that cannot be drawn never costs the run)."""
+    from .. import plots
+    from ..runs.load import trained_model
+    from ..runs.model_file import ModelFile
+
+    model = trained_model(path, ModelFile.model_validate(description), description,
+                          experiment.network, metrics["status"])
+    run = plots.Run(path, experiment.config.name, plots.history_arrays(result.history), model)
+    return plots.write_run_plots(run, plots.points_of(experiment))
+
+
 def run_fit(experiment: Experiment, hooks: Hooks | None = None,
             resume: FitResult | None = None) -> FitResult:
     """``fit`` on the experiment's training split, validated on its validation split."""
     validation = (experiment.X_val, experiment.Y_val) if experiment.has_validation else None
-    return fit(experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
-               experiment.config.training, rng=experiment.shuffle_rng, metric=experiment.metric,
-               validation=validation, hooks=hooks, resume=resume)
+    result = fit(experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
+                 experiment.config.training, rng=experiment.shuffle_rng,
+                 metric=experiment.metric, validation=validation, hooks=hooks, resume=resume)
+    if result.status == "diverged":
+        result.reason += divergence_hint(experiment)
+    return result
 
 
 def final_metrics(experiment: Experiment, result: FitResult) -> dict:
@@ -166,11 +183,14 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     name, fn = experiment.metric.name, experiment.metric.fn
     net, loss = experiment.network, experiment.loss
 
-    def split(X, Y):
+    def split(X, Y, part):
         if len(X) == 0:
             return None
-        value, metric, _ = evaluate(net, loss, X, Y, fn)
-        return {"loss": finite_or_none(value), name: finite_or_none(metric)}
+        value, metric, outputs = evaluate(net, loss, X, Y, fn)
+        # loss in training units; regression adds R², RMSE and MAE in the target's units
+        in_units = {k: finite_or_none(v)
+                    for k, v in experiment.in_data_units(outputs, part).items()}
+        return {"loss": finite_or_none(value), name: finite_or_none(metric), **in_units}
 
     epochs = experiment.config.training.epochs
     reason = result.reason or f"reached training.epochs ({epochs})"
@@ -180,8 +200,8 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
         "epochs": epochs,
         "epochs_run": result.epochs_run,
         "wall_time": round(result.wall_time, 6),
-        "train": split(experiment.X_train, experiment.Y_train),
-        "validation": split(experiment.X_val, experiment.Y_val),
+        "train": split(experiment.X_train, experiment.Y_train, "train"),
+        "validation": split(experiment.X_val, experiment.Y_val, "validation"),
     }
 
 

@@ -1,0 +1,222 @@
+"""Cells: the named numbers of a learner's worksheet, and the exercise they come from.
+
+An :class:`Exercise` is the first K training updates of a config, computed by the step
+calculator (the same numbers as `nncli trace`), with every number named as a cell. Worksheets,
+`nncli check`, `nncli explain` and `nncli export` all name numbers this way:
+
+- per-sample quantities (x, y, z, a, delta) of a one-sample batch: ``z1[j]``, unit j;
+  of a batch of several samples: ``z1[s,j]``, sample s of the batch (in batch order), unit j;
+- weights and their gradients: ``W1[i,j]``, ``dW1[i,j]``, ``W1'[i,j]`` (after the update),
+  the weight from input i (unit i of the layer below) to unit j: nncli's W is (fan_in, units),
+  so ``W1[i,j]`` is Hagan's w^1_(j,i) and Mitchell's w_ji;
+- biases: ``b1[j]``, ``db1[j]``, ``b1'[j]``; the loss ``L``; the gradient norm ``norm``
+  (update ``normalized``);
+- every index is 1-based; a cell of step k > 1 carries ``@k`` (``z1[2]@2``); without it a name
+  means step 1. Step k starts from the weights after step k − 1 (``W1'`` of step k − 1), so
+  only the first step has weight cells as givens.
+
+Names are read leniently: spaces are ignored, ``δ`` and ``dL/dz`` mean ``delta``, ``dL/dW``
+and ``dL/db`` mean ``dW`` and ``db``, and ``′`` or ``’`` mean ``'``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import load_config
+from ..errors import InputError, TrainingFailed
+from ..training.experiment import Experiment, prepare
+from ..training.loop import batch_rows
+from .stepcalc import (Quantity, Step, StepModel, Substitute, Values, finished, quantities,
+                       run_steps)
+from .trace import training_batches
+
+
+@dataclass(frozen=True)
+class Cell:
+    step: int  # 1-based
+    key: str  # the array it belongs to: "x", "W1", "z1", "L", "W1'", ...
+    index: tuple  # 0-based index into that array
+    name: str  # "z1[2]", without the step
+    stage: str  # "given", "forward", "loss", "backward" or "update"
+
+    @property
+    def label(self) -> str:
+        """The full name: ``z1[2]`` in step 1, ``z1[2]@3`` in step 3."""
+        return self.name if self.step == 1 else f"{self.name}@{self.step}"
+
+
+def form_of(key: str) -> str:
+    """How the cells of an input array are indexed (quantities say it themselves)."""
+    return {"x": "samples", "y": "samples"}.get(key) or ("weights" if key[0] == "W"
+                                                         else "vector")
+
+
+def cell_names(key: str, form: str, shape: tuple) -> list[tuple[tuple, str]]:
+    """(0-based index, name) of every cell of an array, in row-major order."""
+    if form == "scalar":
+        return [((), key)]
+    if form == "vector":
+        return [((j,), f"{key}[{j + 1}]") for j in range(shape[0])]
+    rows, cols = shape
+    if form == "samples" and rows == 1:
+        return [((0, j), f"{key}[{j + 1}]") for j in range(cols)]
+    return [((r, c), f"{key}[{r + 1},{c + 1}]") for r in range(rows) for c in range(cols)]
+
+
+_ALIASES = [(re.compile(r"^(δ|dl/dz)", re.I), "delta"), (re.compile(r"^dl/d(?=[wb])", re.I), "d")]
+
+
+def normalise(name: str) -> str:
+    """A cell name as written by a learner, in its canonical spelling."""
+    name = re.sub(r"\s+", "", name).replace("′", "'").replace("’", "'")
+    for pattern, canonical in _ALIASES:
+        name = pattern.sub(canonical, name)
+    return name
+
+
+@dataclass
+class Batch:
+    epoch: int
+    batch: int  # 1-based within the epoch
+    rows: np.ndarray  # the training-set rows, in batch order (0-based)
+    x: np.ndarray
+    y: np.ndarray
+
+
+@dataclass
+class Exercise:
+    """The first updates of a config with nncli's numbers (``steps``) and their cells."""
+
+    experiment: Experiment
+    model: StepModel
+    quantities: list[Quantity]
+    initial: Values  # the parameters before the first step
+    batches: list[Batch]  # one per step
+    steps: list[Step]  # nncli's numbers: the finished steps
+    batch_size: int
+    batches_per_epoch: int
+    stopped: str | None = None  # why fewer steps than asked were finished
+    _tables: dict[int, dict[str, Cell]] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.experiment.config.name
+
+    def givens(self, number: int) -> list[str]:
+        """The input arrays of a step a learner is given: the batch, and at step 1 the
+        initial parameters (and any optimizer state)."""
+        if number > 1:
+            return ["x", "y"]
+        return [k for k in self.steps[0].values if k not in self._quantity_keys]
+
+    def cells(self, number: int) -> list[Cell]:
+        """Every cell of a step, givens first, then the quantities in worksheet order."""
+        values = self.steps[number - 1].values
+        out = [Cell(number, key, index, name, "given")
+               for key in self.givens(number)
+               for index, name in cell_names(key, form_of(key), values[key].shape)]
+        for q in self.quantities:
+            out += [Cell(number, q.key, index, name, q.stage)
+                    for index, name in cell_names(q.key, q.form, values[q.key].shape)]
+        return out
+
+    def all_cells(self) -> list[Cell]:
+        return [c for number in range(1, len(self.steps) + 1) for c in self.cells(number)]
+
+    def value(self, cell: Cell) -> float:
+        """nncli's number in a cell."""
+        return float(self.steps[cell.step - 1].values[cell.key][cell.index])
+
+    def quantity(self, key: str) -> Quantity:
+        return next(q for q in self.quantities if q.key == key)
+
+    def rerun(self, substitute: Substitute | None = None,
+              slips: dict[str, str] | None = None) -> list[Step]:
+        """The steps again, with a learner's numbers substituted as they come, or with the
+        named mistakes made (``slips``)."""
+        return run_steps(self.model, [(b.x, b.y) for b in self.batches], self.initial,
+                         substitute, slips)
+
+    def find(self, written: str, where: str) -> Cell:
+        """The cell a learner's name means (``where`` says where it was written)."""
+        name, step = split_step(normalise(written), where)
+        if step > len(self.steps):
+            raise InputError(f"{where}: {written}: this exercise has "
+                             f"{_plural(len(self.steps), 'step')} (asked for step {step})")
+        table = self._table(step)
+        if name in table:
+            return table[name]
+        hint = difflib.get_close_matches(name, list(table), n=1)
+        later = re.match(r"^([Wb]\d+)\[", name)
+        if step > 1 and later and f"{later.group(1)}'" in self._quantity_keys:
+            hint = [f"{later.group(1)}'{name[len(later.group(1)):]}@{step - 1} (step {step} "
+                    f"starts from the weights after step {step - 1})"]
+        raise InputError(f"{where}: {written!r} is not a cell of step {step}"
+                         + (f"; did you mean {hint[0]}?" if hint else ""))
+
+    @property
+    def _quantity_keys(self) -> set[str]:
+        return {q.key for q in self.quantities}
+
+    def _table(self, step: int) -> dict[str, Cell]:
+        if step not in self._tables:
+            self._tables[step] = {c.name: c for c in self.cells(step)}
+        return self._tables[step]
+
+
+def split_step(name: str, where: str) -> tuple[str, int]:
+    """``z1[2]@3`` -> (``z1[2]``, 3); no suffix means step 1."""
+    base, at, step = name.partition("@")
+    if not at:
+        return name, 1
+    if not step.isdigit() or int(step) < 1:
+        raise InputError(f"{where}: {name!r}: the step after @ must be a whole number >= 1")
+    return base, int(step)
+
+
+def exercise_config(config_path: str | Path, overrides: list[str] = (), steps: int = 1
+                    ) -> Exercise:
+    """The first ``steps`` training updates of a config, as training would make them."""
+    config_path = Path(config_path)
+    return exercise(prepare(load_config(config_path, overrides), config_path), steps)
+
+
+def exercise(experiment: Experiment, steps: int) -> Exercise:
+    t = experiment.config.training
+    net = experiment.network
+    model = StepModel.of(net, experiment.loss, t.update, t.learning_rate)
+    X, Y = experiment.X_train, experiment.Y_train
+    n = len(X)
+    bs = batch_rows(t, n)
+    batches = [Batch(epoch, batch, rows, X[rows], Y[rows]) for epoch, batch, rows in
+               itertools.islice(training_batches(n, bs, t.shuffle, experiment.shuffle_rng),
+                                steps)]
+    initial = {k: v.copy() for k, v in net.parameters().items()}
+    qs = quantities(model)
+    done = run_steps(model, [(b.x, b.y) for b in batches], initial)
+    stopped = None
+    if not finished(done[-1], qs):
+        k, b = len(done), batches[len(done) - 1]
+        stopped = (f"the loss became {float(done[-1].values['L'])} at step {k} (epoch "
+                   f"{b.epoch}, batch {b.batch}); training diverges here")
+        done = done[:-1]
+    return Exercise(experiment, model, qs, initial, batches[:len(done)], done, bs,
+                    math.ceil(n / bs), stopped)
+
+
+def require_steps(ex: Exercise, steps: int) -> None:
+    """TrainingFailed when the exercise could not finish ``steps`` steps (divergence)."""
+    if len(ex.steps) < steps:
+        raise TrainingFailed(ex.stopped or f"only {len(ex.steps)} steps")
+
+
+def _plural(k: int, word: str) -> str:
+    return f"{k} {word}" + ("" if k == 1 else "s")

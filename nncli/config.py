@@ -10,6 +10,7 @@ later by ``experiment.prepare``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import types
@@ -151,13 +152,38 @@ def json_schema() -> dict:
 # Loading
 
 
+# A config is written by hand: PyYAML reads about 20,000 values a second (10 million inline
+# weights would take minutes and gigabytes before anything could check them), so a config
+# holds at most this many values, and a file larger than this is not read at all.
+MAX_CONFIG_VALUES = 50_000
+MAX_CONFIG_BYTES = 2_000_000
+
+
+class _TooManyValues(Exception):
+    pass
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader (no object-constructing tags) that refuses duplicate keys."""
+    """SafeLoader (no object-constructing tags) that refuses duplicate keys and stops reading
+    after MAX_CONFIG_VALUES values."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.values = 0
+
+    def compose_node(self, parent, index):
+        self.values += 1
+        if self.values > MAX_CONFIG_VALUES:
+            raise _TooManyValues
+        return super().compose_node(parent, index)
 
 
 def _mapping_without_duplicates(loader, node, deep=False):
     seen = set()
     for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):  # `? [1, 2] : 3`: no config key
+            raise yaml.MarkedYAMLError(problem="a key must be a plain name, not a list or "
+                                       "mapping", problem_mark=key_node.start_mark)
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             mark = key_node.start_mark
@@ -167,27 +193,36 @@ def _mapping_without_duplicates(loader, node, deep=False):
     return loader.construct_mapping(node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
-# YAML 1.1 reads 1e-3 as a string; read it as the float everyone means (as YAML 1.2 does).
-_UniqueKeyLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
+class _FastUniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The same rules on libyaml's parser (ten times faster, no count of values: the file's
+    size bounds it): for the config.yaml of every run that `nncli runs` lists."""
+
+
+for _loader in (_UniqueKeyLoader, _FastUniqueKeyLoader):
+    _loader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_without_duplicates)
+    # YAML 1.1 reads 1e-3 as a string; read it as the float everyone means (as YAML 1.2 does).
+    _loader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"))
 
 
 Positions = dict  # key path (tuple of keys and list indexes) -> (line, column), 1-based
 
 
-def parse_yaml(text: str, where: str) -> Any:
-    return parse_yaml_with_positions(text, where)[0]
+def parse_yaml(text: str, where: str, fast: bool = False) -> Any:
+    return parse_yaml_with_positions(text, where, fast)[0]
 
 
-def parse_yaml_with_positions(text: str, where: str) -> tuple[Any, Positions]:
-    """The YAML document, and where each key (or list item) of it is written."""
+def parse_yaml_with_positions(text: str, where: str, fast: bool = False
+                              ) -> tuple[Any, Positions]:
+    """The YAML document, and where each key (or list item) of it is written. ``fast``: read
+    with libyaml (for files nncli wrote; its messages may be worded differently)."""
     loader = None
     try:
-        loader = _UniqueKeyLoader(text)  # its reader refuses control characters at once
+        # its reader refuses control characters at once
+        loader = (_FastUniqueKeyLoader if fast else _UniqueKeyLoader)(text)
         node = loader.get_single_node()
         if node is None:
             return None, {}
@@ -200,6 +235,9 @@ def parse_yaml_with_positions(text: str, where: str) -> tuple[Any, Positions]:
         raise InputError(f"{where}: invalid YAML: {' '.join(str(e).split())}") from None
     except RecursionError:  # PyYAML recurses once per level: [[[[...]]]]
         raise InputError(f"{where}: invalid YAML: nested too deeply") from None
+    except _TooManyValues:
+        raise InputError(f"{where}: too large: more than {MAX_CONFIG_VALUES} values (a config "
+                         f"holds at most that many; put large data in a CSV file)") from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -207,11 +245,17 @@ def parse_yaml_with_positions(text: str, where: str) -> tuple[Any, Positions]:
 
 def _positions(root) -> Positions:
     """(line, column) of every mapping key and list item below ``root``, by key path; keys
-    that are not plain scalars (``? [1, 2]``) are left out. Iterative: depth costs no stack."""
+    that are not plain scalars (``? [1, 2]``) are left out. Iterative: depth costs no stack.
+    A node reached again through an alias is not walked again: a self-referencing alias
+    (``&a [*a]``) would never end, and an alias bomb would take exponential time."""
     found: Positions = {}
     stack = [((), root)]
+    walked = set()
     while stack:
         path, node = stack.pop()
+        if id(node) in walked:
+            continue
+        walked.add(id(node))
         if isinstance(node, yaml.MappingNode):
             for key_node, value in node.value:
                 if isinstance(key_node, yaml.ScalarNode):
@@ -231,7 +275,12 @@ def apply_override(raw: dict, assignment: str) -> tuple:
     key, sep, text = assignment.partition("=")
     if not sep or not key.strip():
         raise InputError(f"--set {assignment!r}: expected KEY=VALUE, e.g. training.learning_rate=0.05")
-    value = parse_yaml(text, f"--set {key}")
+    return set_value(raw, key, parse_yaml(text, f"--set {key}"), f"--set {key}")
+
+
+def set_value(raw: dict, key: str, value: Any, where: str) -> tuple:
+    """Put ``value`` (as parsed, not validated) at the dotted ``key`` of the raw config dict;
+    ``where`` names the option in messages. Returns the key path it set."""
     parts = key.strip().split(".")
     node: Any = raw
     for depth, part in enumerate(parts):
@@ -239,11 +288,11 @@ def apply_override(raw: dict, assignment: str) -> tuple:
         path = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise InputError(f"--set {key}: {path} is not an index of the list "
+                raise InputError(f"{where}: {path} is not an index of the list "
                                  f"(0..{len(node) - 1})")
             part = int(part)
         elif not isinstance(node, dict):
-            raise InputError(f"--set {key}: {'.'.join(parts[:depth])} is not a mapping")
+            raise InputError(f"{where}: {'.'.join(parts[:depth])} is not a mapping")
         if last:
             node[part] = value
         else:
@@ -253,14 +302,26 @@ def apply_override(raw: dict, assignment: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in parts)
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+def load_config(path: str | Path, overrides: list[str] = (), fast: bool = False) -> Config:
     """The validated config of a YAML file with ``--set`` overrides; every problem (up to
     MAX_PROBLEMS) is reported at once, each with the line and column where it is written."""
+    raw, positions, overridden = load_raw(path, overrides, fast)
+    return validate_config(raw, str(path), positions, overridden)
+
+
+def load_raw(path: str | Path, overrides: list[str] = (), fast: bool = False
+             ) -> tuple[dict, Positions, dict]:
+    """The config file's mapping with the ``--set`` overrides applied, not validated yet; with
+    where each key is written, and the key paths --set gave (for :func:`validate_config`)."""
     path = Path(path)
+    with contextlib.suppress(OSError):  # a missing file is read_text's to report
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise InputError(f"{path}: too large: {path.stat().st_size} bytes; a config file "
+                             f"holds at most {MAX_CONFIG_BYTES} (put large data in a CSV file)")
     text = read_text(path, "config file")
     if "\0" in text:
         raise InputError(f"{path}: not a text config file (it holds NUL bytes)")
-    raw, positions = parse_yaml_with_positions(text, str(path))
+    raw, positions = parse_yaml_with_positions(text, str(path), fast)
     if raw is None:  # nothing but blanks and comments
         raise InputError(f"{path}: the config file is empty; it needs at least data: and "
                          f"network: (see configs/ for examples)")
@@ -269,7 +330,7 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     overridden = {}
     for assignment in overrides:
         overridden[apply_override(raw, assignment)] = assignment
-    return validate_config(raw, str(path), positions, overridden)
+    return raw, positions, overridden
 
 
 MAX_PROBLEMS = 20  # config errors reported at once

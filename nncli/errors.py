@@ -30,3 +30,8 @@ class TrainingFailed(Exception):
     """The work ran but failed (divergence, gradient check failure): exit code 1."""
 
     exit_code = 1
+
+
+class OutputFailed(TrainingFailed):
+    """The machine could not hold the result (a full disk, a quota, an I/O error, a closed
+    stream): exit code 1, like other work that ran but failed. The message names the path."""

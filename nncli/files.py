@@ -5,7 +5,9 @@ Every file nncli writes goes through :func:`write_atomic`: a temporary file in t
 flushed to disk and renamed over the target, so a reader (or whatever survives a crash) sees
 the old file or the new one, never half of one. Every file nncli reads back goes through
 :func:`read_bytes` / :func:`read_text` / :func:`read_json`, which turn "missing" and
-"unreadable" into an :class:`InputError` naming the file.
+"unreadable" into an :class:`InputError` naming the file. Every failure of the machine met
+while writing (a full disk, a read-only file system) becomes one message through
+:func:`os_failure`, the one place where OS errors are put into words.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Iterator
 
-from .errors import InputError
+from .errors import InputError, OutputFailed
 
 UMASK = os.umask(0o22)  # read it (the only way) and put it back at once
 os.umask(UMASK)
@@ -77,7 +79,7 @@ def read_bytes(path: str | Path, what: str = "file", in_run: str | None = None) 
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a {what}") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read {what}: {e.strerror or e}") from None
+        raise InputError(f"{path}: cannot read {what}: {os_reason(e)}") from None
 
 
 def read_text(path: str | Path, what: str = "file", in_run: str | None = None) -> str:
@@ -91,7 +93,8 @@ def read_text(path: str | Path, what: str = "file", in_run: str | None = None) -
 
 def parse_json(text: str, where: str):
     """JSON as the standard defines it: NaN and Infinity are refused (Python's parser accepts
-    them), and so is nesting too deep to read."""
+    them), and so is nesting too deep to read. (Integers are read exactly, however large: the
+    schema of each file says where one too large for a float is wrong, naming the key.)"""
     try:
         return json.loads(text, parse_constant=_no_constant)
     except ValueError as e:
@@ -102,6 +105,20 @@ def parse_json(text: str, where: str):
 
 def read_json(path: str | Path, what: str = "JSON file", in_run: str | None = None):
     return parse_json(read_text(path, what, in_run), str(path))
+
+
+def validated(data, schema, where: str):
+    """``data`` (read back from a file) checked by type against the pydantic model ``schema``;
+    an InputError naming ``where`` and the first key that is wrong. Every file nncli reads back
+    has one such schema, beside its reader."""
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
+        raise InputError(f"{where}: {key.lstrip('.') + ': ' if key else ''}{err['msg']}") from None
 
 
 def _no_constant(name: str):
@@ -131,7 +148,7 @@ def write_new_directory(path: str | Path, files: dict[str, bytes], what: str = "
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
                                     dir=path.parent))
     except OSError as e:
-        raise InputError(f"{path}: cannot create the {what}: {e.strerror or e}") from None
+        raise os_failure(e, path, f"create the {what}") from None
     try:
         for name, data in files.items():
             write_atomic(tmp / name, data)
@@ -142,9 +159,52 @@ def write_new_directory(path: str | Path, files: dict[str, bytes], what: str = "
         if e.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
             raise InputError(f"{path}: already exists; the {what} is written only to a new "
                              f"or empty directory") from None
-        raise InputError(f"{path}: cannot write the {what}: {e.strerror or e}") from None
+        raise os_failure(e, path, f"write the {what}") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_dir(path.parent)
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Failures of the machine, in words
+
+# What an OSError means, and whose it is: a path the user chose that cannot be used is bad
+# input (exit 2); a machine that cannot hold the result fails the work (exit 1).
+OS_ERRORS: dict[int, tuple[str, type[Exception]]] = {
+    errno.ENOSPC: ("no space left on device", OutputFailed),
+    errno.EDQUOT: ("disk quota exceeded", OutputFailed),
+    errno.EFBIG: ("file too large for the file system", OutputFailed),
+    errno.EIO: ("input/output error", OutputFailed),
+    errno.EROFS: ("read-only file system", InputError),
+    errno.EACCES: ("permission denied", InputError),
+    errno.EPERM: ("operation not permitted", InputError),
+    errno.ENAMETOOLONG: ("file name too long", InputError),
+    errno.ENOENT: ("no such file or directory", InputError),
+    errno.ENOTDIR: ("not a directory", InputError),
+    errno.EISDIR: ("is a directory", InputError),
+    errno.EBADF: ("the stream is closed", OutputFailed),
+}
+
+
+def os_reason(e: OSError) -> str:
+    """'no space left on device': what an OSError says, in the words nncli uses."""
+    known = OS_ERRORS.get(e.errno)
+    return known[0] if known else (e.strerror or str(e) or type(e).__name__)
+
+
+def os_failure(e: OSError, path: str | Path, doing: str = "write") -> Exception:
+    """The exception to raise for ``e``, met while ``doing`` ``path``: one line naming the path
+    and what went wrong; InputError (exit 2) or OutputFailed (exit 1) as :data:`OS_ERRORS` says."""
+    kind = OS_ERRORS.get(e.errno, ("", OutputFailed))[1]
+    return kind(f"{path}: cannot {doing}: {os_reason(e)}")
+
+
+@contextlib.contextmanager
+def os_errors(path: str | Path, doing: str = "write") -> Iterator[None]:
+    """Turn an OSError inside the block into :func:`os_failure`'s exception."""
+    try:
+        yield
+    except OSError as e:
+        raise os_failure(e, path, doing) from None

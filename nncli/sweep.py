@@ -21,22 +21,30 @@ repeat it bit for bit); interrupted, incomplete, failed and missing points are r
 from __future__ import annotations
 
 import concurrent.futures as cf
+import copy
 import csv
 import hashlib
 import io
 import itertools
 import json
+import math
 import os
 import re
+import reprlib
 import signal
 import statistics
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import load_config, parse_yaml
+from pydantic import BaseModel, ConfigDict
+
+from . import memory
+from .config import RUN_NAME, load_raw, parse_yaml, set_value, validate_config
 from .errors import InputError, TrainingFailed
-from .files import read_json, write_atomic
+from .files import os_errors, os_failure, read_json, validated, write_atomic
 from .metrics import HIGHER_IS_BETTER, is_metric_column
 from .runs.index import (FINAL_STATUSES, SUMMARY_FILE, SWEEP_FILE, find_runs, flat_metrics)
 
@@ -106,10 +114,6 @@ def parse_grid(items: list[str]) -> list[tuple[str, list]]:
         values = parse_yaml(f"[{text}]", f"--grid {key}")
         if not values:
             raise InputError(f"--grid {key}: expected at least one value")
-        texts = [json.dumps(v, sort_keys=True) for v in values]
-        duplicate = next((t for t in texts if texts.count(t) > 1), None)
-        if duplicate:
-            raise InputError(f"--grid {key}: the value {duplicate} is given twice")
         if key == "name":
             raise InputError("--grid name: the runs of a sweep are named by their grid values; "
                              "use --set name=... to name the sweep")
@@ -129,21 +133,64 @@ def plan_sweep(config_path: str | Path, grid: list[str] = (), seeds: int | None 
             raise InputError(f"--seeds {seeds}: expected a number of seeds >= 1")
         if any(key == SEED for key, _ in axes):
             raise InputError("--seeds and --grid seed=... both give the seeds; use one of them")
+    check_size(axes, seeds)
+    raw, positions, overridden = load_raw(config_path, list(overrides))
+    base = validate_config(copy.deepcopy(raw), str(config_path), positions, overridden)
+    # --seeds gives seeds 0..N-1, all valid: the other axes are checked with the first only.
+    validate_points(axes + ([(SEED, [0])] if seeds is not None else []), raw, config_path)
+    if seeds is not None:
         axes.append((SEED, list(range(seeds))))
-    base = load_config(config_path, list(overrides))
+    for key, values in axes:
+        texts = [json.dumps(v, sort_keys=True) for v in values]
+        duplicate = next((t for t in texts if texts.count(t) > 1), None)
+        if duplicate:
+            raise InputError(f"--grid {key}: the value {duplicate} is given twice")
     name = base.name or _sanitise(config_path.stem) or "sweep"
     points = make_points(axes, name)
-    for point in points:
-        try:
-            load_config(config_path, list(overrides) + point.overrides())
-        except InputError as e:
-            shown = " ".join(o for o in point.overrides() if not o.startswith("name="))
-            raise InputError(f"grid point {shown}: {e}") from None
+    bad = next((p for p in points if not re.fullmatch(RUN_NAME, p.name)), None)
+    if bad:
+        raise InputError(f"grid point {_shown(bad.values)}: {bad.name!r} is not a valid run "
+                         f"name; give the grid keys names that start with a letter or digit")
     folder = config_path.resolve().parent
     identity = {"format": FORMAT_VERSION, "config": base.model_dump(mode="json"),
                 "folder": str(folder), "axes": [[k, v] for k, v in axes]}
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
     return Sweep(config_path.resolve(), list(overrides), axes, points, name, digest)
+
+
+def check_size(axes: list[tuple[str, list]], seeds: int | None) -> None:
+    """Refuse a sweep of more points than memory holds (nncli.memory), before making them."""
+    sizes = [(f"--grid {key}", len(values)) for key, values in axes]
+    if seeds is not None:
+        sizes.append((f"--seeds {seeds}", seeds))
+    if sizes:
+        runs = math.prod(n for _, n in sizes)
+        largest = max(sizes, key=lambda s: s[1])[0]
+        memory.require(f"{largest} (a sweep of {runs} runs)", memory.sweep(runs))
+
+
+def validate_points(axes: list[tuple[str, list]], raw: dict, config_path: Path) -> None:
+    """Validate every point's config from the values as parsed: nothing is serialised before
+    it is validated, so an alias bomb or a self-referencing alias in a grid value is refused
+    as it is in a config or a --set (at the first wrong value), never expanded."""
+    keys = [key for key, _ in axes]
+    for values in itertools.product(*(vals for _, vals in axes)):
+        point = copy.deepcopy(raw)
+        try:
+            for key, value in zip(keys, values):
+                set_value(point, key, value, f"--grid {key}")
+            validate_config(point, str(config_path))
+        except InputError as e:
+            raise InputError(f"grid point {_shown(list(zip(keys, values)))}: {e}") from None
+
+
+def _shown(values: list[tuple[str, Any]]) -> str:
+    """``key=value ...`` for messages; a value is shown bounded (it may not be valid yet)."""
+    brief = reprlib.Repr()
+    brief.maxlevel, brief.maxlist, brief.maxdict, brief.maxstring = 3, 6, 6, 40
+    scalar = (int, float, str, type(None))
+    return " ".join(f"{key}={json.dumps(v) if isinstance(v, scalar) else brief.repr(v)}"
+                    for key, v in values)
 
 
 def make_points(axes: list[tuple[str, list]], name: str) -> list[Point]:
@@ -196,14 +243,35 @@ def _sanitise(text: str) -> str:
 # The sweep directory
 
 
+class _SweepPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    overrides: list[str]
+
+
+class SweepFile(BaseModel):
+    """sweep.json as a resumed sweep reads it back (see :meth:`Sweep.describe`)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    format_version: int
+    id: str
+    name: str
+    config: str
+    set: list[str]
+    grid: dict[str, list[Any]]
+    points: list[_SweepPoint]
+
+
 def open_sweep(sweep: Sweep, out: str | Path) -> Path:
     """The sweep's directory under ``out``, created with its sweep.json, or found again."""
     directory = sweep.directory(out)
     described = directory / SWEEP_FILE
     if described.exists():
-        recorded = read_json(described)
-        if recorded.get("id") != sweep.id:
-            raise InputError(f"{described}: describes another sweep (id {recorded.get('id')}, "
+        recorded = validated(read_json(described, "sweep file"), SweepFile, str(described))
+        if recorded.id != sweep.id:
+            raise InputError(f"{described}: describes another sweep (id {recorded.id}, "
                              f"this one is {sweep.id})")
         return directory
     try:
@@ -211,8 +279,9 @@ def open_sweep(sweep: Sweep, out: str | Path) -> Path:
     except (FileExistsError, NotADirectoryError):
         raise InputError(f"--out {out}: not a directory") from None
     except OSError as e:
-        raise InputError(f"--out {out}: cannot create {directory}: {e.strerror}") from None
-    write_atomic(described, (json.dumps(sweep.describe(), indent=2) + "\n").encode())
+        raise os_failure(e, directory, "create") from None
+    with os_errors(described):
+        write_atomic(described, (json.dumps(sweep.describe(), indent=2) + "\n").encode())
     return directory
 
 
@@ -229,8 +298,14 @@ def earlier_outcomes(sweep: Sweep, directory: Path) -> dict[str, Outcome]:
     """The points already done in ``directory``: their latest finished or diverged run."""
     names = {p.name for p in sweep.points}
     done: dict[str, Outcome] = {}
-    runs = [info for _, info in find_runs(directory)
-            if info.status in FINAL_STATUSES and info.name in names]
+    found = [info for _, info in find_runs(directory)]
+    # A damaged run: whether its point is done cannot be told, so say so rather than guess.
+    # (A damaged summary.csv blocks nothing: it is written again from the runs.)
+    damaged = next((info for info in found
+                    if info.status == "damaged" and info.path.name != SUMMARY_FILE), None)
+    if damaged:
+        raise InputError(damaged.error)
+    runs = [info for info in found if info.status in FINAL_STATUSES and info.name in names]
     for info in sorted(runs, key=lambda i: (i.date is None, i.date, i.path.name)):
         error = info.metrics.get("reason") if info.status != "finished" else None
         done[info.name] = Outcome(info.status, info.path, info.metrics, error, earlier=True)
@@ -244,10 +319,22 @@ def earlier_outcomes(sweep: Sweep, directory: Path) -> dict[str, Outcome]:
 _in_run = False  # set while a local worker trains: Ctrl-C then aborts the run
 
 
-def _worker_init() -> None:
+def _worker_init(sweep_pid: int) -> None:
     """Local workers: Ctrl-C (sent to the whole process group) aborts the run in progress
-    cleanly, and is ignored by an idle worker, which would otherwise print a traceback."""
+    cleanly, and is ignored by an idle worker, which would otherwise print a traceback. And a
+    worker exits when the sweep process is gone, however it ended."""
     signal.signal(signal.SIGINT, _on_sigint)
+    threading.Thread(target=_exit_with_the_sweep, args=(sweep_pid,), daemon=True,
+                     name="nncli-sweep-watch").start()
+
+
+def _exit_with_the_sweep(sweep_pid: int, every: float = 0.5) -> None:
+    """A killed sweep (SIGKILL, out of memory) cannot tell its workers; an orphaned worker
+    would wait on its task queue forever. The kernel gives an orphan a new parent, so a
+    parent that changed means the sweep is gone (checked twice a second)."""
+    while os.getppid() == sweep_pid:
+        time.sleep(every)
+    os._exit(1)  # a run in progress is left as a killed one is: resumable from a checkpoint
 
 
 def _on_sigint(signum, frame):
@@ -289,7 +376,8 @@ class LocalPool:
 
         self.jobs = jobs
         self.executor = cf.ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
+            jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+            initargs=(os.getpid(),))
 
     def describe(self) -> str:
         return f"{self.jobs} local process{'es' if self.jobs > 1 else ''}"
@@ -500,10 +588,13 @@ def write_summary(sweep: Sweep, directory: Path, results: dict[str, Outcome]) ->
     rows = summary_rows(sweep, results)
     columns = (["name", "status"] + [k for k, _ in sweep.axes] + ["epochs_run", "wall_time"]
                + metric_columns(rows) + ["run_dir", "error"])
-    write_atomic(directory / SUMMARY_FILE, _csv(rows, columns).encode())
+    with os_errors(directory / SUMMARY_FILE):
+        write_atomic(directory / SUMMARY_FILE, _csv(rows, columns).encode())
     if sweep.seeded:
         agg = aggregate_rows(sweep, rows)
-        write_atomic(directory / AGGREGATE_FILE, _csv(agg, list(agg[0]) if agg else []).encode())
+        with os_errors(directory / AGGREGATE_FILE):
+            write_atomic(directory / AGGREGATE_FILE,
+                         _csv(agg, list(agg[0]) if agg else []).encode())
     return rows
 
 

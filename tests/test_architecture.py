@@ -2,7 +2,7 @@
 
 Imports go one way, from the engine up to the command line:
 
-    base (errors, files, metrics) -> engine -> data, config -> runs -> plots -> training
+    base (errors, files, memory, metrics) -> engine -> data, config -> runs -> plots -> training
     -> insight, sweep -> cli
 
 A module may import its own layer and the layers below it, never one above. The engine
@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nncli"
 
 # Layers, lowest first: module prefixes (dotted, relative to nncli).
 LAYERS = [
-    ("base", ["errors", "files", "metrics"]),
+    ("base", ["errors", "files", "memory", "metrics"]),
     ("engine", ["engine"]),
     ("data and config", ["data", "config"]),
     ("runs", ["runs"]),

@@ -56,6 +56,8 @@ def command(*args, **kwargs):
             except TrainingFailed as e:
                 console.error(str(e))
                 raise typer.Exit(e.exit_code) from None
+            except console.ReaderGone:  # `nncli ... | head`: the reader has what it wanted
+                raise typer.Exit(0) from None
         return app.command(*args, **kwargs)(wrapper)
     return register
 
@@ -69,6 +71,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def main() -> None:
+    console.never_fail_to_encode()
     try:
         app(prog_name="nncli")
     except KeyboardInterrupt:

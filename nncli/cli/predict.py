@@ -8,8 +8,6 @@ and memory stays bounded for inputs of any size.
 
 from __future__ import annotations
 
-import io
-import os
 import shutil
 import sys
 import tempfile
@@ -20,6 +18,7 @@ from typing import Optional
 import typer
 
 from ..errors import InputError
+from ..files import os_errors, os_reason
 from . import console
 from .app import command
 from .options import Json, RunDir
@@ -63,9 +62,10 @@ def predict(
     if output is not None:
         _check_output(output)
     with _input_path(source) as (path, name), _spool() as spool:
-        rows = predict_csv(model, path, spool, proba=proba, delimiter=delimiter,
-                           source_name=name)
-        spool.flush()
+        with os_errors(tempfile.gettempdir(), "write the predictions' temporary file"):
+            rows = predict_csv(model, path, spool, proba=proba, delimiter=delimiter,
+                               source_name=name)
+            spool.flush()
         if output is None:
             _copy_to_stdout(spool)
         else:
@@ -99,31 +99,51 @@ def _input_path(source: str):
     if source != "-":
         yield source, source
         return
-    with tempfile.NamedTemporaryFile(prefix="nncli-stdin-", suffix=".csv") as tmp:
-        shutil.copyfileobj(sys.stdin.buffer, tmp, COPY_BYTES)
-        tmp.flush()
+    if sys.stdin is None:  # `<&-`: Python sets it to None
+        raise InputError("standard input is closed: nothing to predict (give --input FILE)")
+    with _spooling_stdin() as tmp:
         yield tmp.name, "<stdin>"
 
 
 @contextmanager
+def _spooling_stdin():
+    """A temporary file holding all of stdin."""
+    where, doing = tempfile.gettempdir(), "write the temporary copy of standard input"
+    with os_errors(where, doing):
+        tmp = tempfile.NamedTemporaryFile(prefix="nncli-stdin-", suffix=".csv")
+    with tmp:
+        with os_errors(where, doing):
+            for chunk in _chunks(sys.stdin.buffer):
+                tmp.write(chunk)
+            tmp.flush()
+        yield tmp
+
+
+def _chunks(stream):
+    """The bytes of ``stream`` in blocks; a failure to read it is an input error."""
+    while True:
+        try:
+            chunk = stream.read(COPY_BYTES)
+        except OSError as e:
+            raise InputError(f"standard input: cannot read: {os_reason(e)}") from None
+        if not chunk:
+            return
+        yield chunk
+
+
+@contextmanager
 def _spool():
-    with tempfile.TemporaryFile(prefix="nncli-predictions-") as f:
+    with os_errors(tempfile.gettempdir(), "write the predictions' temporary file"):
+        f = tempfile.TemporaryFile(prefix="nncli-predictions-")
+    with f:
         yield f
 
 
 def _copy_to_stdout(spool) -> None:
+    """The spool's bytes (UTF-8 CSV, as --output would hold them) on stdout."""
     spool.seek(0)
-    text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-    try:
-        while chunk := text.read(COPY_BYTES):
-            console.emit(chunk)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader stopped early (`| head`): nothing is wrong; keep Python from
-        # reporting the closed pipe again when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    finally:
-        text.detach()
+    while chunk := spool.read(COPY_BYTES):
+        console.emit_bytes(chunk)
 
 
 def _publish(spool, output: Path) -> None:
@@ -131,7 +151,5 @@ def _publish(spool, output: Path) -> None:
     from ..files import write_atomic
 
     spool.seek(0)
-    try:
+    with os_errors(f"--output {output}"):
         write_atomic(output, lambda f: shutil.copyfileobj(spool, f, COPY_BYTES))
-    except OSError as e:
-        raise InputError(f"--output {output}: cannot write: {e.strerror}") from None

@@ -32,6 +32,9 @@ def runs(
     from ..runs.index import find_runs, sort_runs
 
     found = sort_runs(find_runs(directory), sort)
+    for label, info in found:
+        if info.status == "damaged":  # listed as such; here is why
+            console.warning(f"{label} is damaged: {info.error}")
     if json_:
         console.emit_json({"dir": str(directory),
                            "runs": [info.to_json(label) for label, info in found]})

@@ -26,6 +26,8 @@ def show(
     if not run_dir.is_dir() or not is_run_dir(run_dir):
         raise InputError(f"{run_dir}: not a run directory (no config.yaml, metrics.json, ...)")
     info = read_run(run_dir)
+    if info.status == "damaged":
+        raise InputError(info.error)
     history_file = run_dir / "history.csv"  # an incomplete run may have none yet
     history = read_history(history_file) if history_file.exists() else []
     if json_:

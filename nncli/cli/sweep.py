@@ -57,6 +57,11 @@ def sweep(
     from .progress import SweepProgress
 
     plan = plan_sweep(config, grid or [], seeds, set_ or [])
+    if not scheduler:  # each local worker is a process of its own
+        from .. import memory
+        started = min(jobs or default_jobs(), len(plan.points))
+        memory.require(f"--jobs {jobs or default_jobs()} ({started} worker processes)",
+                       memory.workers(started))
     pool = DaskPool(scheduler) if scheduler else LocalPool(jobs or default_jobs())
     with pool:
         directory = open_sweep(plan, out)

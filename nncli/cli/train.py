@@ -81,6 +81,12 @@ def train(
                      f"{outcome.run_dir}")
         console.info(f"continue it with: nncli train --resume {outcome.run_dir}")
         raise typer.Exit(130)
+    if stop():  # a signal after the last epoch (while writing or drawing): never ignored
+        pictures = "" if no_plots else (f" (draw any missing picture with: nncli plot "
+                                        f"{outcome.run_dir})")
+        console.info(f"{stop.signal_name}: stopped after training; the whole run is in "
+                     f"{outcome.run_dir}{pictures}")
+        raise typer.Exit(130)
 
 
 def summary_table(outcome: TrainOutcome) -> Table:

@@ -23,6 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .. import memory
 from ..config import load_config
 from ..engine.losses import LOSSES
 from ..engine.network import Network
@@ -99,6 +100,8 @@ def trace(experiment: Experiment, steps: int) -> Trace:
     X, Y = experiment.X_train, experiment.Y_train
     n = len(X)
     bs = batch_rows(t, n)
+    memory.require(f"--steps {steps}", memory.trace(  # every step is kept: check before
+        steps, bs, [layer.units for layer in net.layers], net.n_inputs))
     ws = net.workspace(bs, keep_z=True)  # keep z apart from a: the trace shows both
     trainable = net.trainable()
     updater = Updater(net.parameters(), net.gradients(ws), trainable, t.update, t.learning_rate)

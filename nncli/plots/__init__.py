@@ -16,8 +16,9 @@ drawn: importing this package costs nothing.
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
-from ..errors import InputError
+from ..errors import InputError, OutputFailed
 from .run import Points, Run, history_arrays, load, points_of
 from .style import save
 
@@ -78,18 +79,25 @@ def draw_comparison(runs: list[Run]):
     return loss_figure(runs)
 
 
-def write_run_plots(run: Run, points: Points | None) -> list[str]:
-    """Write every picture that applies into ``run.path``; return the problems, never raise.
+def write_run_plots(run: Run, points: Points | None,
+                    stop: Callable[[], bool] = lambda: False) -> list[str]:
+    """Write every picture that applies into ``run.path``; return the problems.
 
     Called by the trainer on a run it holds in memory, before publishing it: a picture that
-    cannot be drawn must not cost the run, so any error becomes a message.
+    cannot be drawn must not cost the run, so any error becomes a message; only a machine that
+    cannot store it (a full disk: OutputFailed) stops the work. ``stop()`` is asked before each
+    picture: a signal (Ctrl-C, SIGTERM) stops the drawing, and the caller says so.
     """
     problems = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # e.g. overflow in a diverged run: the run says so
         for what in applicable(run):
+            if stop():
+                break
             try:
                 save(draw(run, what, points), run.path / FILES[what])
+            except OutputFailed:
+                raise
             except Exception as e:  # noqa: BLE001
                 problems.append(f"{FILES[what]} not written: {type(e).__name__}: {e}")
     return problems

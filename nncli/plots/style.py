@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..files import write_atomic
+from ..files import os_errors, write_atomic
 
 DPI = 100
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
@@ -89,10 +89,8 @@ def save(fig, path: str | Path) -> Path:
             else:
                 fig.savefig(f, format=fmt, dpi=DPI, metadata=NO_STAMPS[fmt])
 
-    try:
+    with os_errors(path):
         return write_atomic(path, render)
-    except OSError as e:
-        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
 def _write_png(fig, f) -> None:

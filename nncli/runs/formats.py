@@ -6,7 +6,7 @@
 | history.csv | :func:`history_csv` | :func:`read_history` |
 | weights.npz | :func:`weights_npz` | ``runs.load.read_weights`` |
 | model.json | ``runs.model_file.model_description`` | ``runs.model_file.read_model_file`` |
-| metrics.json | the trainer (``training.train.final_metrics``) | ``runs.index.read_run`` |
+| metrics.json | the trainer (``training.train.final_metrics``) | :func:`read_metrics` |
 """
 
 from __future__ import annotations
@@ -14,12 +14,14 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InputError, TrainingFailed
-from ..files import read_text
+from ..files import read_json, read_text, validated
 from .model_file import FORMAT_VERSION, model_description  # noqa: F401 - model.json's home
 
 
@@ -96,3 +98,26 @@ def config_yaml(config) -> str:
     data = config.model_dump(mode="json", exclude_none=True)
     data["data"] = {"source": data["data"].pop("source"), **data["data"]}
     return yaml.dump(data, Dumper=_ConfigDumper, sort_keys=False, default_flow_style=False)
+
+
+class Metrics(BaseModel):
+    """metrics.json as nncli reads it back: every key it uses, by type. Keys it does not know
+    are let through unread (a newer nncli may add some)."""
+
+    model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
+
+    status: Literal["finished", "diverged", "interrupted"]
+    reason: str
+    epochs: Annotated[int, Field(ge=1, lt=2**63)]
+    epochs_run: Annotated[int, Field(ge=0, lt=2**63)]
+    wall_time: Annotated[float, Field(ge=0)]
+    train: dict[str, float | None] | None
+    validation: dict[str, float | None] | None
+    resumed_from: str | None = None
+
+
+def read_metrics(path: str | Path) -> dict:
+    """A run's metrics.json, checked by type (:class:`Metrics`); InputError naming the file."""
+    data = read_json(path, "metrics file", in_run="not a finished nncli run")
+    validated(data, Metrics, str(path))
+    return data

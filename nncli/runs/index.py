@@ -1,9 +1,11 @@
 """Run directories read back: what `nncli runs` lists and what a resumed sweep skips.
 
 A run directory is recognised by its files (``runs.RUN_FILES``); its status comes from its
-``metrics.json`` (finished, diverged, interrupted). A directory without a readable
-``metrics.json``, or a hidden ``.<name>.*.partial`` directory left behind by a process that
-died while training, is ``incomplete``. A sweep directory (one holding ``sweep.json``) is
+``metrics.json`` (finished, diverged, interrupted). A directory without ``metrics.json``, or a
+hidden ``.<name>.*.partial`` directory left behind by a process that died while training, is
+``incomplete``. A run whose ``config.yaml`` or ``metrics.json`` is there but cannot be read or
+fails its schema (a hand edit, a bad disk) is ``damaged``, with the file and the problem in
+``error``: one bad run never hides the others. A sweep directory (one holding ``sweep.json``) is
 listed run by run, together with the grid points its ``summary.csv`` records as ``failed``
 (a failed point has no run directory).
 """
@@ -11,33 +13,34 @@ listed run by run, together with the grid points its ``summary.csv`` records as 
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated, Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import RUN_NAME, load_config
 from ..errors import InputError
+from ..files import validated
 from ..metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, higher_is_better
 from .directory import RUN_FILES, is_partial
+from .formats import read_metrics
 
 SWEEP_FILE = "sweep.json"
 SUMMARY_FILE = "summary.csv"
 FINAL_STATUSES = ("finished", "diverged")  # results that training again would only repeat
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 @dataclass
 class RunInfo:
     path: Path
-    status: str  # finished | diverged | interrupted | incomplete | failed
+    status: str  # finished | diverged | interrupted | incomplete | failed | damaged
     name: str = ""  # the run's name in its config ("" when unknown)
     date: datetime | None = None
     config: dict | None = None  # the resolved config.yaml
     metrics: dict | None = None  # metrics.json
-    error: str | None = None  # why a sweep point failed
+    error: str | None = None  # why a sweep point failed; for a damaged run, the file and why
 
     def flat_metrics(self) -> dict:
         return flat_metrics(self.metrics)
@@ -64,7 +67,7 @@ class RunInfo:
             "date": self.date.isoformat(timespec="seconds") if self.date else None,
             **self.key_values(),
             "epochs_run": m.get("epochs_run"), "wall_time": m.get("wall_time"),
-            "reason": m.get("reason") or self.error,
+            "reason": self.error or m.get("reason"),  # a damaged run: what is wrong
             "train": m.get("train"), "validation": m.get("validation"),
         }
 
@@ -83,22 +86,30 @@ def is_run_dir(path: Path) -> bool:
 
 
 def read_run(path: Path) -> RunInfo:
-    """What a run directory says about itself; never raises for a damaged run."""
+    """What a run directory says about itself; never raises: a file that is there but wrong
+    makes the run ``damaged`` (the first such problem is its ``error``)."""
     path = Path(path)
     info = RunInfo(path, "incomplete")
-    try:
-        info.config = yaml.load((path / "config.yaml").read_text(encoding="utf-8"), Loader=_Loader)
-        info.name = str(info.config.get("name") or "")
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
-        info.config = None
+    problems = []
+    config_file = path / "config.yaml"
+    if config_file.exists():
+        try:
+            config = load_config(config_file, fast=True)  # the config's own schema
+            info.config = config.model_dump(mode="json")
+            info.name = config.name or ""
+        except InputError as e:
+            problems.append(str(e))
     metrics_file = path / "metrics.json"
-    try:
-        info.metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-        info.status = str(info.metrics.get("status") or "incomplete")
-        info.date = datetime.fromtimestamp(metrics_file.stat().st_mtime)
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        info.metrics = None
-        info.date = _mtime(path)
+    if metrics_file.exists():
+        try:
+            info.metrics = read_metrics(metrics_file)
+            info.status = info.metrics["status"]
+            info.date = _mtime(metrics_file)
+        except InputError as e:
+            problems.append(str(e))
+    info.date = info.date or _mtime(path)
+    if problems:
+        info.status, info.error = "damaged", problems[0]
     return info
 
 
@@ -139,22 +150,51 @@ def _sweep_runs(sweep_dir: Path, prefix: str) -> list[tuple[str, RunInfo]]:
             found.append((prefix + child.name, read_run(child)))
     summary = sweep_dir / SUMMARY_FILE
     try:
-        with summary.open(newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.DictReader(f) if r.get("status") == "failed"]
-    except (OSError, UnicodeDecodeError, csv.Error):
-        rows = []
-    for row in rows:
-        name = row.get("name") or "?"
+        failed = failed_points(summary)
+    except InputError as e:
+        return found + [(prefix + SUMMARY_FILE, RunInfo(summary, "damaged", date=_mtime(summary),
+                                                        error=str(e)))]
+    for name, error in failed:
         found.append((prefix + name, RunInfo(sweep_dir / name, "failed", name=name,
-                                             date=_mtime(summary), error=row.get("error"))))
+                                             date=_mtime(summary), error=error)))
     return found
+
+
+class _SummaryRow(BaseModel):
+    """A row of a sweep's summary.csv, as `nncli runs` reads it back (the failed points)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    name: Annotated[str, Field(pattern=f"^{RUN_NAME}$")]
+    status: Literal["finished", "diverged", "interrupted", "failed", "pending"]
+    error: str
+
+
+def failed_points(summary: Path) -> list[tuple[str, str]]:
+    """(name, error) of every point summary.csv records as failed (none without the file);
+    InputError naming the file and line when a row is not what the sweep writes."""
+    try:
+        with summary.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{summary}: unreadable: {e}") from None
+    failed = []
+    for line, row in enumerate(rows, start=2):
+        checked = validated(row, _SummaryRow, f"{summary}: line {line}")
+        if checked.status == "failed":
+            failed.append((checked.name, checked.error))
+    return failed
 
 
 def _read_partial(path: Path) -> RunInfo:
     """A run still being assembled, or left behind by a process that died: its config is
-    known (written first), its status is ``incomplete`` whatever its files say."""
+    known (written first), its status is ``incomplete`` whatever its files say (unless one
+    of them is damaged)."""
     info = read_run(path)
-    info.status, info.metrics = "incomplete", None
+    if info.status != "damaged":
+        info.status, info.metrics = "incomplete", None
     return info
 
 

@@ -22,6 +22,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+from .. import memory
 from ..data.features import Column, Encoded, Preprocessing
 from ..data.prepare import Scaler, decode_outputs
 from ..engine.activations import make_activation
@@ -29,7 +30,9 @@ from ..engine.losses import LOSSES, Loss
 from ..engine.network import Layer, Network
 from ..errors import InputError, NncliWarning
 from ..metrics import METRICS
+from .formats import read_metrics
 from .model_file import ModelFile, read_model_file
+from .npz import read_npz
 
 
 @dataclass
@@ -177,6 +180,9 @@ def load_run(path: str | Path) -> TrainedModel:
                                         else "no such run directory"))
     raw: dict = {}
     description = read_model_file(path / "model.json", raw)
+    memory.require(f"{path / 'model.json'}: layers", memory.model(
+        [layer.units for layer in description.layers], description.input,
+        np.dtype(description.dtype).itemsize))
     arrays = read_weights(path / "weights.npz", description.shapes,
                           np.dtype(description.dtype))
     layers = []
@@ -200,12 +206,12 @@ def trained_model(path: Path, description: ModelFile, raw: dict, network: Networ
 
 
 def _status(file: Path) -> str | None:
-    """metrics.json's status, only to warn about a run that did not finish; None if unknown."""
+    """metrics.json's status, only to warn about a run that did not finish; None if unknown
+    (predict needs no metrics.json: a damaged one does not stop it)."""
     try:
-        status = json.loads(file.read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
+        return read_metrics(file)["status"]
+    except InputError:
         return None
-    return status if isinstance(status, str) else None
 
 
 # --- weights.npz ---------------------------------------------------------------------------
@@ -214,54 +220,27 @@ def read_weights(file: Path, shapes: dict[str, tuple[int, ...]], dtype: np.dtype
                  ) -> dict[str, np.ndarray]:
     """The arrays of weights.npz, each checked against ``shapes`` and ``dtype``.
 
-    Each member's .npy header is read first, so a wrong name, dtype (an object array needing
-    pickle included) or shape is refused before any of its data is read.
+    Each member's .npy header is read first (nncli.runs.npz), so a wrong name, dtype (an
+    object array needing pickle included) or shape is refused before any of its data is read.
     """
     if not file.is_file():
         raise InputError(f"{file.parent}: no {file.name} (not a finished nncli run)")
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with zipfile.ZipFile(file) as zf:
-            members = [info.filename for info in zf.infolist()]
-            for member in members:
-                name = member[:-4] if member.endswith(".npy") else member
-                if name not in shapes or not member.endswith(".npy"):
-                    raise InputError(f"{file}: unexpected member {member!r}; model.json's "
-                                     f"layers give {', '.join(shapes)}")
-                if name in arrays:
-                    raise InputError(f"{file}: member {member!r} appears twice")
-                with zf.open(member) as f:
-                    arrays[name] = _read_array(f, name, shapes[name], dtype, file)
-    except zipfile.BadZipFile:
-        raise InputError(f"{file}: not an .npz archive") from None
-    except (OSError, EOFError, zipfile.LargeZipFile) as e:
-        raise InputError(f"{file}: cannot read: {e}") from None
+
+    def check(name: str, got_shape: tuple, got_dtype: np.dtype) -> None:
+        if got_dtype != dtype:
+            raise InputError(f"{file}: {name}: dtype {got_dtype} (expected {dtype}, as "
+                             "model.json says)")
+        if got_shape != shapes[name]:
+            raise InputError(f"{file}: {name}: shape {got_shape} (expected {shapes[name]} "
+                             "from model.json's layers)")
+
+    arrays = read_npz(file, lambda name: name in shapes,
+                      f"model.json's layers give {', '.join(shapes)}", check)
     absent = [name for name in shapes if name not in arrays]
     if absent:
         raise InputError(f"{file}: missing {', '.join(absent)}; model.json's layers give "
                          f"{', '.join(shapes)}")
-    return arrays
-
-
-def _read_array(f, name: str, shape: tuple[int, ...], dtype: np.dtype, file: Path) -> np.ndarray:
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(f)
-        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        got_shape, _, got_dtype = read_header(f)
-    except ValueError as e:
-        raise InputError(f"{file}: {name}: not a NumPy array: {e}") from None
-    if got_dtype != dtype:
-        raise InputError(f"{file}: {name}: dtype {got_dtype} (expected {dtype}, as model.json "
-                         "says)")
-    if got_shape != shape:
-        raise InputError(f"{file}: {name}: shape {got_shape} (expected {shape} from model.json's "
-                         "layers)")
-    f.seek(0)
-    try:
-        array = fmt.read_array(f, allow_pickle=False)
-    except ValueError as e:
-        raise InputError(f"{file}: {name}: unreadable: {e}") from None
-    if not np.all(np.isfinite(array)):
-        raise InputError(f"{file}: {name}: holds values that are not finite")
-    return np.ascontiguousarray(array)
+    for name, array in arrays.items():
+        if not np.all(np.isfinite(array)):
+            raise InputError(f"{file}: {name}: holds values that are not finite")
+    return {name: np.ascontiguousarray(arrays[name]) for name in shapes}

@@ -22,21 +22,25 @@ import hashlib
 import io
 import json
 import math
-import zipfile
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .. import __version__
 from ..errors import InputError
+from ..files import parse_json
 from ..runs.formats import check_finite
+from ..runs.npz import read_npz
 from .loop import FitResult
 
 CHECKPOINT = "checkpoint.npz"
 FORMAT_VERSION = 1
 _RESERVED = ("order", "state")  # the array names beside the parameters
+_PARAMETER = re.compile(r"[Wb][1-9][0-9]{0,3}")
 
 
 class _State(BaseModel):
@@ -46,11 +50,12 @@ class _State(BaseModel):
 
     format_version: int
     nncli_version: str
-    epochs_done: int = Field(ge=0)
+    epochs_done: int = Field(ge=0, lt=2**63)
     wall_time: float = Field(ge=0, allow_inf_nan=False)
     data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     rng_state: dict
-    history: list[dict[str, int | float | None]]
+    # an integer too large for a float would break every finiteness check: int64 at most
+    history: list[dict[str, Annotated[int, Field(ge=-2**63, lt=2**63)] | float | None]]
 
 
 @dataclass
@@ -94,11 +99,9 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
     if not path.is_file():
         raise InputError(f"{run_dir}: no {CHECKPOINT}, so nothing to resume (only an interrupted "
                          f"run, or the hidden .partial directory of a checkpointed one, has it)")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise InputError(f"{path}: unreadable: {e}") from None
+    arrays = read_npz(path, lambda name: name in _RESERVED or _PARAMETER.fullmatch(name),
+                      "a checkpoint holds W1, b1, W2, ..., order and state",
+                      lambda name, shape, dtype: None)  # checked against the config in restore
     missing = [k for k in _RESERVED if k not in arrays]
     if missing:
         raise InputError(f"{path}: no {missing[0]!r} array (not an nncli checkpoint)")
@@ -106,10 +109,9 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
     if text.dtype.kind != "U" or text.shape != ():
         raise InputError(f"{path}: 'state' is not a text")
     try:
-        state = _State.model_validate(json.loads(str(text[()])))
-    except (ValueError, RecursionError) as e:  # JSONDecodeError, ValidationError: ValueErrors
-        detail = _first_error(e) if isinstance(e, ValidationError) else str(e) or "nested too deeply"
-        raise InputError(f"{path}: state: {detail}") from None
+        state = _State.model_validate(parse_json(str(text[()]), f"{path}: state"))
+    except ValidationError as e:
+        raise InputError(f"{path}: state: {_first_error(e)}") from None
     if state.format_version != FORMAT_VERSION:
         raise InputError(f"{path}: checkpoint format {state.format_version}; this nncli reads "
                          f"format {FORMAT_VERSION}")

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .build import build_network, resolve_network
+from .loop import batch_rows
+from .. import memory
 from ..config import Config
 from ..data.features import Encoding, Preprocessing, fit_encodings
 from ..data.prepare import Scaler, split_indices, target_matrix, training_matrix
@@ -104,11 +106,16 @@ def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:
 def prepare(config: Config, config_path: Path) -> Experiment:
     streams = seed_streams(config.seed)
     data_seed = int(streams["data"].generate_state(1)[0])
+    planned = generated_shape(config.data)
+    if planned:  # before a generator spends hours or gigabytes on it
+        check_memory(config, *planned)
     dataset = load_source(config.data, config_path.parent, data_seed, config.dtype)
     train_idx, val_idx = split_indices(dataset.y, dataset.task,
                                        validation_fraction(config, dataset.n_samples),
                                        np.random.default_rng(streams["split"]))
     X, encodings = features(dataset, config, train_idx, val_idx)
+    if not planned:
+        check_memory(config, *X.shape)
     config = resolve(config, config_path, dataset, X.shape[1])
     dtype = config.dtype
     check_finite(X, dtype)
@@ -139,6 +146,37 @@ def prepare(config: Config, config_path: Path) -> Experiment:
         preprocessing=preprocessing, X=X, Y=Y, train_idx=train_idx, val_idx=val_idx,
         shuffle_rng=np.random.default_rng(streams["shuffle"]), T=T, raw=raw,
     )
+
+
+def generated_shape(data) -> tuple[int, int] | None:
+    """(rows, features) of generated data, known from its config before it is made; None for
+    data that are read (their size is known once read)."""
+    n = getattr(data, "n_samples", None)
+    if n is None or data.source == "csv":
+        return None
+    return max(n, 4), getattr(data, "n_features", 2)  # xor: 4 points without n_samples
+
+
+def check_memory(config: Config, n_rows: int, n_features: int) -> None:
+    """Refuse a config whose data and network would not fit in memory (nncli.memory), naming
+    what asks for the most: the number of samples, another size of generated data (blob
+    centres, ...), or the widest layer."""
+    itemsize = np.dtype(config.dtype).itemsize
+    units = [layer.units for layer in config.network.layers]
+    batch = batch_rows(config.training, n_rows)
+    generated = generated_shape(config.data) is not None
+    rows = "data.n_samples" if generated else "data"
+    parts = {f"{rows} ({n_rows} rows of {n_features} features)":
+             memory.dataset(n_rows, n_features, units[-1], itemsize)}
+    if generated:  # a generator's tables: per centre, class, ... a row of features and more
+        for key, value in config.data.model_dump().items():
+            if key not in ("n_samples", "n_features") and type(value) is int:
+                parts[f"data.{key} ({value})"] = memory.arrays([(value, n_features + 3)], 8)
+    fan_ins = [n_features] + units[:-1]
+    i = max(range(len(units)), key=lambda k: (fan_ins[k] + 1) * units[k])
+    parts[f"network.layers[{i}] (layer {i + 1}).units ({units[i]})"] = memory.network(
+        units, n_features, itemsize, batch, n_rows)
+    memory.require(max(parts, key=parts.get), sum(parts.values()))
 
 
 def features(dataset: Dataset, config: Config, train_idx: np.ndarray, val_idx: np.ndarray

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
-import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import load_config
-from ..errors import InputError
+from ..errors import InputError, NncliWarning, OutputFailed, TrainingFailed
 from ..files import finite_or_none
-from ..runs.directory import RunWriter, is_partial, lock_dir, unlock_dir
+from ..runs.directory import (RUN_FILES, RunWriter, discard_partial, is_inside, is_partial,
+                              lock_dir, unlock_dir)
 from ..runs.formats import config_yaml, history_csv, model_description
 from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
 from .experiment import Experiment, divergence_hint, prepare
@@ -68,8 +69,9 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
     training.checkpoint_every; nothing else, since the run must go on as it started.
     The result is published as a new run directory under ``out`` (default: beside ``run_dir``)
     with the whole history. A published ``run_dir`` is left exactly as it was (nncli never
-    changes a run directory once it is published); a ``.partial`` one, which only ever held
-    this run in progress, is removed once the run it held is published.
+    changes a run directory once it is published); of a ``.partial`` one, which only ever held
+    this run in progress, the files nncli wrote are removed once the run it held is published
+    (anything else in it stays). ``out`` may not lie inside ``run_dir``.
     """
     for assignment in overrides:
         key = assignment.partition("=")[0].strip()
@@ -80,6 +82,10 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
     if not run_dir.is_dir():
         raise InputError(f"{run_dir}: " + ("not a directory" if run_dir.exists()
                                            else "no such run directory"))
+    out = Path(out) if out is not None else run_dir.parent
+    if is_inside(out, run_dir):
+        raise InputError(f"--out {out}: inside the run being resumed ({run_dir}); the new run "
+                         f"goes beside it or elsewhere")
     checkpoint = load_checkpoint(run_dir)
     partial = is_partial(run_dir)
     lock = lock_dir(run_dir) if partial else None  # refused while its training still runs
@@ -87,11 +93,11 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
         config_path = run_dir / "config.yaml"
         experiment = prepare(load_config(config_path, overrides), config_path)
         start = restore(checkpoint, experiment)
-        out = Path(out) if out is not None else run_dir.parent
         outcome = _train_and_publish(experiment, out, hooks or TrainHooks(), start=start,
                                      resumed_from=run_dir, plots=plots)
-        if partial:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        if partial and not discard_partial(run_dir, RUN_FILES + (CHECKPOINT,)):
+            warnings.warn(NncliWarning(f"{run_dir} was kept: it holds files nncli did not write "
+                                       f"there; the resumed run is {outcome.run_dir}"))
     finally:
         unlock_dir(lock)
     return outcome
@@ -103,10 +109,12 @@ class _Checkpointing(Hooks):
     def __init__(self, hooks: TrainHooks, experiment: Experiment, writer: RunWriter):
         self.hooks, self.experiment, self.writer = hooks, experiment, writer
         self.fingerprint = functools.cache(lambda: experiment_fingerprint(experiment))
+        self.saved_epoch = 0  # the epoch of the checkpoint on disk (0: none yet)
 
     def save(self, result: FitResult) -> None:
         data = checkpoint_bytes(self.experiment.network.parameters(), result, self.fingerprint())
         self.writer.write_bytes(CHECKPOINT, data)
+        self.saved_epoch = result.epochs_run
 
     def epoch_end(self, record: dict, result: FitResult) -> None:
         self.hooks.epoch_end(record, result)
@@ -140,22 +148,34 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
             checkpointing.save(result)
         else:  # a finished run needs no checkpoint; a diverged one would only diverge again
             writer.remove(CHECKPOINT)
+            checkpointing.saved_epoch = 0
+        writer.assembled = True  # from here on, whatever fails, the run is kept
         plot_problems = []
         # Pictures go in before publishing, so a run never appears without them; an interrupted
         # run gets none (a second Ctrl-C while drawing would cost the run).
         if plots and result.status != "interrupted":
-            plot_problems = _draw(writer.tmp, experiment, result, description, metrics)
+            plot_problems = _draw(writer.tmp, experiment, result, description, metrics,
+                                  hooks.stop_requested)
         run_dir = writer.commit()
-    except BaseException:
-        writer.abort()
+    except BaseException as e:
+        # Kept under its hidden name: an assembled run, and the last checkpoint when the
+        # machine failed (a full disk must not cost the epochs already saved).
+        checkpoint = checkpointing.saved_epoch if isinstance(e, OutputFailed) else 0
+        kept = writer.abort(keep=bool(checkpoint))
+        if kept is not None and isinstance(e, (InputError, TrainingFailed)):
+            if writer.assembled:
+                raise type(e)(f"{e}; the whole run is kept in {kept}") from None
+            raise type(e)(f"{e}; the checkpoint after epoch {checkpoint} is kept in {kept}: "
+                          f"continue with nncli train --resume {kept}") from None
         raise
     return TrainOutcome(run_dir, experiment, result, metrics, plot_problems)
 
 
 def _draw(path: Path, experiment: Experiment, result: FitResult, description: dict,
-          metrics: dict) -> list[str]:
+          metrics: dict, stop) -> list[str]:
     """The run's pictures, drawn from what is in memory (nothing is read back from ``path``);
-    returns the problems (a picture that cannot be drawn never costs the run)."""
+    returns the problems (a picture that cannot be drawn never costs the run). ``stop()``
+    (a signal) ends the drawing."""
     from .. import plots
     from ..runs.load import trained_model
     from ..runs.model_file import ModelFile
@@ -163,7 +183,7 @@ def _draw(path: Path, experiment: Experiment, result: FitResult, description: di
     model = trained_model(path, ModelFile.model_validate(description), description,
                           experiment.network, metrics["status"])
     run = plots.Run(path, experiment.config.name, plots.history_arrays(result.history), model)
-    return plots.write_run_plots(run, plots.points_of(experiment))
+    return plots.write_run_plots(run, plots.points_of(experiment), stop)
 
 
 def run_fit(experiment: Experiment, hooks: Hooks | None = None,

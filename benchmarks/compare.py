@@ -1,17 +1,24 @@
 """nncli's engine against scikit-learn's MLP and the bare-GEMM floor, on the six scenarios of
-issue 5 (see docs/performance.md).
+issue 5 and the momentum and adam scenarios of issue 15 (see docs/performance.md).
 
     python benchmarks/compare.py [SCENARIO ...] [--dtype float32|float64] [--repeats N]
                                  [--epochs E] [--profile] [--write-results]
 
 Same work for both: same data, same initial weights (drawn by nncli, copied into
-scikit-learn's ``coefs_``/``intercepts_``), same architecture, plain SGD (no momentum, no L2,
-constant rate), same batch size and epochs, shuffled each epoch, every epoch run. Loss
+scikit-learn's ``coefs_``/``intercepts_``), same architecture, the same update rule (plain SGD,
+or momentum in the classic form scikit-learn uses, or adam), no L2, constant rate, same batch
+size and epochs, shuffled each epoch, every epoch run. Loss
 conventions: scikit-learn's log-loss is nncli's cross_entropy (softmax) or
 binary_cross_entropy (one sigmoid output); its squared_error is *half* the MSE, i.e. nncli's
 half_sse for one output, so the regression scenario trains nncli with half_sse. Before timing,
 both systems train a few unshuffled epochs on the same rows and their per-epoch losses are
-compared ("check" column): equal up to rounding means the same arithmetic.
+compared ("check" column): equal up to rounding means the same arithmetic. Adam: scikit-learn
+uses the "efficient" form, lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + epsilon);
+nncli Kingma & Ba's Algorithm 1, lr * m_hat / (sqrt(v_hat) + epsilon). They differ only in
+where epsilon sits, so the check of adam rows runs both with epsilon = 1e-30 (negligible in
+both: the same arithmetic, up to rounding); the timed runs use epsilon = 1e-8 in both (each
+form's usual value, the same operations per step), and the table gives that check too, in
+brackets: how far the two forms drift apart over the check's epochs.
 
 The floor is the matrix products forward and backward need, alone, with preallocated outputs:
 per layer z = a @ W and dW = a_prev.T @ delta, and delta_prev = delta @ W.T for every layer
@@ -25,6 +32,7 @@ data, computed for both systems by the same nncli evaluation.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import sys
 import tempfile
@@ -46,6 +54,7 @@ TARGET_RATIO = 0.5  # nncli / scikit-learn, every scenario
 TARGET_FLOOR_WIDE = 1.25  # nncli / floor on `wide`
 CHECK_ROWS, CHECK_EPOCHS = 2000, 3
 CHECK_TOLERANCE = {"float64": 1e-9, "float32": 1e-3}
+ADAM_CHECK_EPSILON = 1e-30  # adam's two forms agree to rounding (and 1e-30 > 0 in float32)
 
 
 # --- the three systems ---------------------------------------------------------------------
@@ -65,8 +74,11 @@ def nncli_fit(s: Scenario, net, X, Y, epochs: int, shuffle: bool):
     from nncli.metrics import METRICS
     from nncli.training.loop import fit
 
+    rule = {"momentum": {"momentum": s.momentum, "momentum_form": "classic"},
+            "adam": {"beta1": 0.9, "beta2": 0.999, "epsilon": s.epsilon}}.get(s.update, {})
     training = TrainingConfig(batch="minibatch", batch_size=s.batch_size(len(X)), epochs=epochs,
-                              learning_rate=s.learning_rate, shuffle=shuffle, update="gradient")
+                              learning_rate=s.learning_rate, shuffle=shuffle, update=s.update,
+                              **rule)
     result = fit(net, LOSSES[s.loss], X, Y, training, rng=np.random.default_rng(0),
                  metric=METRICS[s.task])
     if result.status != "finished":
@@ -90,8 +102,10 @@ def sklearn_model(s: Scenario, X, y, layers, epochs: int, shuffle: bool):
 
     model = (MLPRegressor if s.task == "regression" else MLPClassifier)(
         hidden_layer_sizes=s.sizes[1:-1], activation=SKLEARN_ACTIVATION[s.hidden],
-        solver="sgd", alpha=0.0, batch_size=s.batch_size(len(X)), learning_rate="constant",
-        learning_rate_init=s.learning_rate, momentum=0.0, nesterovs_momentum=False,
+        solver="adam" if s.update == "adam" else "sgd", alpha=0.0,
+        batch_size=s.batch_size(len(X)), learning_rate="constant",
+        learning_rate_init=s.learning_rate, momentum=s.momentum, nesterovs_momentum=False,
+        beta_1=0.9, beta_2=0.999, epsilon=s.epsilon,
         max_iter=1, shuffle=shuffle, random_state=0, tol=0.0, n_iter_no_change=np.inf,
         early_stopping=False, warm_start=True)
     # One epoch on a few rows (every class present) makes the structure; then the weights are
@@ -177,7 +191,14 @@ def worker(system: str, s: Scenario, data: Path, dtype: str, epochs: int, out: P
 # --- the parent: check, run the workers, tabulate -------------------------------------------
 
 def check_same_work(s: Scenario, arrays: dict, dtype: str) -> float:
-    """Max relative difference of per-epoch losses, nncli vs scikit-learn, both unshuffled."""
+    """Max relative difference of per-epoch losses, nncli vs scikit-learn, both unshuffled
+    (adam: with a negligible epsilon, where its two forms are the same arithmetic)."""
+    if s.update == "adam":
+        s = dataclasses.replace(s, epsilon=ADAM_CHECK_EPSILON)
+    return loss_difference(s, arrays, dtype)
+
+
+def loss_difference(s: Scenario, arrays: dict, dtype: str) -> float:
     rows = slice(0, min(len(arrays["X"]), CHECK_ROWS))
     X, Y = arrays["X"][rows], arrays["Y"][rows]
     y = sklearn_target(s, arrays)[rows]
@@ -207,6 +228,8 @@ def measure(s: Scenario, data: Path, work: Path, dtype: str, epochs: int, repeat
     so that a burst of load from elsewhere falls on all systems alike."""
     arrays = load(data, dtype)
     row = {"scenario": s, "epochs": epochs, "check": check_same_work(s, arrays, dtype)}
+    if s.update == "adam":  # how far the forms drift apart with the timed epsilon
+        row["check_timed"] = loss_difference(s, arrays, dtype)
     weights = {system: work / f"{s.name}-{dtype}-{system}.npz" for system in SYSTEMS}
     times = {system: [] for system in SYSTEMS}
     for _ in range(repeats):
@@ -236,16 +259,18 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         s = r["scenario"]
         batch = "full" if s.batch == 0 else s.batch
+        rule = "" if s.update == "gradient" else f", {s.update}"
         ratio, floor_ratio = r["nncli"] / r["sklearn"], r["nncli"] / r["floor"]
         floor_missed = s.name == "wide" and floor_ratio > TARGET_FLOOR_WIDE
         (ln, mn), (ls, ms) = r["nncli_quality"], r["sklearn_quality"]
         lines.append(
-            f"| {s.name} | {s.network}, {batch} | {r['epochs']} | {fmt_time(r['nncli'])} "
+            f"| {s.name} | {s.network}, {batch}{rule} | {r['epochs']} | {fmt_time(r['nncli'])} "
             f"| {fmt_time(r['sklearn'])} | {fmt_time(r['floor'])} "
             f"| {ratio:.2f}{' (missed)' if ratio > TARGET_RATIO else ''} "
             f"| {floor_ratio:.2f}{' (missed)' if floor_missed else ''} "
-            f"| {ln:.5g} | {ls:.5g} | {mn:.4f} | {ms:.4f} | {r['check']:.0e} "
-            f"| {r['spread']:.2f} |")
+            f"| {ln:.5g} | {ls:.5g} | {mn:.4f} | {ms:.4f} | {r['check']:.0e}"
+            + (f" ({r['check_timed']:.0e})" if "check_timed" in r else "") +
+            f" | {r['spread']:.2f} |")
     return "\n".join(lines)
 
 
@@ -264,8 +289,18 @@ def limits(rows: list[dict]) -> str:
     return ", ".join(f"{r['scenario'].name} {r['floor'] / r['sklearn']:.2f}" for r in rows)
 
 
+def check_tolerance(s: Scenario, dtype: str) -> float:
+    """Equal up to rounding. Momentum and adam carry each step's rounding into the next
+    ones (momentum takes steps 1 / (1 - mu) = 10 times as long), so in float32 their losses
+    drift apart further over the check's epochs than plain SGD's; float64 shows the arithmetic
+    is the same (1e-15)."""
+    tol = CHECK_TOLERANCE[dtype]
+    return tol * 10 if dtype == "float32" and s.update != "gradient" else tol
+
+
 def failed_checks(rows: list[dict], dtype: str) -> list[str]:
-    return [r["scenario"].name for r in rows if not r["check"] <= CHECK_TOLERANCE[dtype]]
+    return [r["scenario"].name for r in rows
+            if not r["check"] <= check_tolerance(r["scenario"], dtype)]
 
 
 def profile(s: Scenario, data: Path, dtype: str, epochs: int) -> None:
@@ -324,6 +359,43 @@ def results_markdown(tables: dict[str, list[dict]], repeats: int, threads: int |
     return "\n".join(out)
 
 
+def results_section(tables: dict[str, list[dict]], repeats: int, threads: int | None,
+                    command: str, names: list[str]) -> str:
+    """The results of some scenarios only, as a section of RESULTS.md between markers (so a
+    later run of the same scenarios replaces it, and the other rows stay as measured)."""
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    out = [section_marker(names), f"## Scenarios {', '.join(names)}", "",
+           f"Measured {when} with `{command}` (medians of {repeats} interleaved rounds; every "
+           f"run a fresh process), apart from the tables above, on:", "",
+           *machine_description(),
+           f"- BLAS threads of the measured processes: {threads or 'library default'}", ""]
+    for dtype, rows in tables.items():
+        out += [f"### {dtype}", "", table(rows), "",
+                f"Lowest reachable nncli / scikit-learn (floor / scikit-learn): {limits(rows)}.",
+                ""]
+    return "\n".join(out + [SECTION_END])
+
+
+def section_marker(names: list[str]) -> str:
+    return f"<!-- compare.py section: {' '.join(names)} -->"
+
+
+SECTION_END = "<!-- end of section -->"
+
+
+def write_section(path: Path, section: str, names: list[str]) -> None:
+    """Put ``section`` into the file at ``path``: in place of the section of the same
+    scenarios, or at the end."""
+    text = path.read_text() if path.exists() else ""
+    start = text.find(section_marker(names))
+    if start >= 0:
+        end = text.index(SECTION_END, start) + len(SECTION_END)
+        text = text[:start] + section + text[end:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -338,7 +410,9 @@ def main(argv=None) -> int:
     p.add_argument("--profile", action="store_true",
                    help="print a cProfile of nncli on each scenario instead of comparing")
     p.add_argument("--write-results", action="store_true",
-                   help="run float64 and float32 and write benchmarks/RESULTS.md")
+                   help="run float64 and float32 and write benchmarks/RESULTS.md (with "
+                        "SCENARIOs named: their own section of it, replaced on the next run "
+                        "of the same scenarios)")
     p.add_argument("--worker", nargs=2, metavar=("SYSTEM", "SCENARIO"), help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -367,13 +441,18 @@ def main(argv=None) -> int:
         print(f"\nlowest reachable nncli / scikit-learn (floor / scikit-learn): {limits(rows)}")
         bad = failed_checks(rows, dtype)
         if bad:
-            print(f"\nwarning: nncli and scikit-learn losses differ beyond "
-                  f"{CHECK_TOLERANCE[dtype]:g} on {', '.join(bad)}: not the same work")
+            print(f"\nwarning: nncli and scikit-learn losses differ beyond rounding "
+                  f"({CHECK_TOLERANCE[dtype]:g}, 10 x that for momentum and adam in float32) "
+                  f"on {', '.join(bad)}: not the same work")
     if args.write_results:
         command = "python benchmarks/compare.py " + " ".join(sys.argv[1:])
-        (BENCHMARKS / "RESULTS.md").write_text(
-            results_markdown(tables, args.repeats, args.threads, command))
-        print(f"\nwrote {BENCHMARKS / 'RESULTS.md'}")
+        path = BENCHMARKS / "RESULTS.md"
+        if args.scenarios:  # a subset: its own section; the other rows stay as measured
+            write_section(path, results_section(tables, args.repeats, args.threads, command,
+                                                names), names)
+        else:
+            path.write_text(results_markdown(tables, args.repeats, args.threads, command))
+        print(f"\nwrote {path}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The six benchmark scenarios of issue 5: data, network, batch size, learning rate, epochs.
+"""The benchmark scenarios: the six of issue 5 (plain SGD), and the update rules of issue 15
+(momentum and adam) on the same data: data, network, batch size, learning rate, epochs, rule.
 
 Data and initial weights are made once by the parent process (scikit-learn's generators and
 bundled digits, features standardised; weights drawn by nncli's own initialisers: He for relu
@@ -25,6 +26,14 @@ class Scenario:
     learning_rate: float
     epochs: int  # chosen so one scikit-learn run takes about 1-3 s here
     data: str  # description for the table
+    update: str = "gradient"  # gradient | momentum (classic form) | adam
+    momentum: float = 0.0
+    epsilon: float = 1e-8  # adam
+    base: str | None = None  # the scenario whose data and initial weights this one uses
+
+    @property
+    def data_name(self) -> str:
+        return self.base or self.name
 
     @property
     def task(self) -> str:
@@ -51,6 +60,13 @@ SCENARIOS = {s.name: s for s in (
              2000, "make_moons 1,000, noise 0.2"),
     Scenario("regress", (10, 64, 64, 1), "relu", "linear", "half_sse", 64, 0.001, 15,
              "make_friedman1 20,000 x 10, noise 1"),
+    # Issue 15: the same data and networks with momentum and adam.
+    Scenario("digits-momentum", (64, 128, 10), "relu", "softmax", "cross_entropy", 32, 0.01,
+             60, "load_digits (1,797 x 64)", update="momentum", momentum=0.9, base="digits"),
+    Scenario("digits-adam", (64, 128, 10), "relu", "softmax", "cross_entropy", 32, 0.001, 60,
+             "load_digits (1,797 x 64)", update="adam", base="digits"),
+    Scenario("regress-adam", (10, 64, 64, 1), "relu", "linear", "half_sse", 64, 0.001, 15,
+             "make_friedman1 20,000 x 10, noise 1", update="adam", base="regress"),
 )}
 
 
@@ -58,21 +74,22 @@ def make_data(s: Scenario) -> tuple[np.ndarray, np.ndarray]:
     """(X standardised float64 (n, features), y): int labels, or float64 (n,) targets."""
     from sklearn import datasets
 
-    if s.name == "digits":
+    name = s.data_name
+    if name == "digits":
         X, y = datasets.load_digits(return_X_y=True)
-    elif s.name == "blobs-large":
+    elif name == "blobs-large":
         X, y = datasets.make_blobs(n_samples=100_000, n_features=20, centers=5, random_state=0)
-    elif s.name == "wide":
+    elif name == "wide":
         X, y = datasets.make_classification(n_samples=20_000, n_features=256, n_informative=32,
                                             n_redundant=0, n_classes=10, random_state=0)
-    elif s.name == "sgd-tiny":
+    elif name == "sgd-tiny":
         X, y = datasets.make_moons(n_samples=2_000, noise=0.2, random_state=0)
-    elif s.name == "fullbatch":
+    elif name == "fullbatch":
         X, y = datasets.make_moons(n_samples=1_000, noise=0.2, random_state=0)
-    elif s.name == "regress":
+    elif name == "regress":
         X, y = datasets.make_friedman1(n_samples=20_000, n_features=10, noise=1.0, random_state=0)
     else:
-        raise KeyError(s.name)
+        raise KeyError(name)
     std = X.std(axis=0)
     X = (X - X.mean(axis=0)) / np.where(std == 0, 1.0, std)
     return np.ascontiguousarray(X), y

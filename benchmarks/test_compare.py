@@ -40,3 +40,25 @@ def test_floor_runs_the_needed_products_only(monkeypatch):
                           ((128, 32), (32, 10)), ((32, 10), (10, 128)),  # layer 2: dW, delta
                           ((64, 32), (32, 128))]  # layer 1: dW only
     assert shapes[-5] == ((5, 64), (64, 128))  # the last batch has the 5 remaining rows
+
+
+@pytest.mark.parametrize("name", ["digits-momentum", "digits-adam"])
+def test_momentum_and_adam_do_the_same_arithmetic_as_scikit_learn(tmp_path, name):
+    """Momentum: scikit-learn's is nncli's classic form. Adam: with a negligible epsilon the
+    'efficient' form and Algorithm 1 agree to rounding; with epsilon 1e-8 they part a little."""
+    s = SCENARIOS[name]
+    arrays = load(save(s, tmp_path), "float64")
+    assert compare.check_same_work(s, arrays, "float64") < 1e-9
+    if s.update == "adam":
+        assert 1e-9 < compare.loss_difference(s, arrays, "float64") < 1e-4
+
+
+def test_a_subset_of_results_is_a_section_replaced_in_place(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Benchmark results\n\nthe six rows\n")
+    for text in ("first", "second"):
+        section = f"{compare.section_marker(['a', 'b'])}\n{text}\n{compare.SECTION_END}"
+        compare.write_section(path, section, ["a", "b"])
+    assert path.read_text() == ("# Benchmark results\n\nthe six rows\n\n"
+                                "<!-- compare.py section: a b -->\nsecond\n"
+                                "<!-- end of section -->\n")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import re
 import types
 import typing
@@ -19,13 +20,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_serializer,
+                      field_validator, model_validator)
 
 from .data.schema import DataConfig
 from .engine.activations import ACTIVATIONS
 from .engine.init import INITS
 from .engine.losses import LOSSES, default_loss, loss_pairing_error
-from .engine.optim import UPDATES
+from .engine.optim import MOMENTUM_FORMS, UPDATES
 from .errors import InputError
 from .files import read_text
 
@@ -33,6 +35,10 @@ ActivationName = Literal[tuple(ACTIVATIONS)]  # type: ignore[valid-type]
 InitName = Literal[tuple(INITS)]  # type: ignore[valid-type]
 LossName = Literal[tuple(LOSSES)]  # type: ignore[valid-type]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, lt=1)]  # momentum, beta1, beta2, rho, dropout
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Patience = Annotated[int, Field(ge=1)]
 # A run name is a plain file name: no "/", never "." or "..", so a run stays inside --out.
 RUN_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
 
@@ -53,6 +59,7 @@ class LayerConfig(Strict):
     weights: list[list[Finite]] | None = None
     biases: list[Finite] | None = None
     freeze: list[Literal["weights", "biases"]] = []
+    dropout: Fraction | None = None  # inverted dropout on this hidden layer's output
 
     @model_validator(mode="after")
     def _check(self):
@@ -86,6 +93,9 @@ class NetworkConfig(Strict):
             where = f"layers[{i}] (layer {i + 1})"
             if layer.activation == "step" and i != len(self.layers) - 1:
                 raise ValueError(f"{where}: step is allowed only on the output layer")
+            if layer.dropout and i == len(self.layers) - 1:
+                raise ValueError(f"{where}.dropout: dropout applies to hidden layers only, "
+                                 f"not to the output layer")
             has_bias = self.bias if layer.bias is None else layer.bias
             if not has_bias and layer.biases is not None:
                 raise ValueError(f"{where}: biases given for a layer without bias")
@@ -100,8 +110,62 @@ class NetworkConfig(Strict):
         return self
 
 
+class ConstantSchedule(Strict):
+    """lr_e = lr (written ``schedule: constant``)"""
+
+    kind: Literal["constant"]
+
+
+class StepSchedule(Strict):
+    """lr_e = lr * factor^floor((e-1)/every)"""
+
+    kind: Literal["step"]
+    every: Patience = 10
+    factor: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class ExponentialSchedule(Strict):
+    """lr_e = lr * factor^(e-1)"""
+
+    kind: Literal["exponential"]
+    factor: Annotated[float, Field(gt=0, le=1)] = 0.95
+
+
+class PlateauSchedule(Strict):
+    """Keras' ReduceLROnPlateau: the rate times ``factor`` after ``patience`` epochs without
+    an improvement of the monitored value by more than ``min_delta``, never below ``min_lr``,
+    then ``cooldown`` epochs before counting again."""
+
+    kind: Literal["plateau"]
+    factor: Annotated[float, Field(gt=0, lt=1)] = 0.1
+    patience: Patience = 10
+    min_lr: NonNegative = 0.0
+    monitor: str | None = None  # default: val_loss, or loss without a validation split
+    min_delta: NonNegative = 1e-4
+    cooldown: Annotated[int, Field(ge=0)] = 0
+
+
+Schedule = Annotated[Union[ConstantSchedule, StepSchedule, ExponentialSchedule, PlateauSchedule],
+                     Field(discriminator="kind")]
+SCHEDULE_KINDS = ("constant", "step", "exponential", "plateau")
+
+
+class EarlyStoppingConfig(Strict):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs (Keras' EarlyStopping); ``restore_best`` keeps the best epoch's weights."""
+
+    monitor: str | None = None  # default: val_loss, or loss without a validation split
+    patience: Patience = 10
+    min_delta: NonNegative = 0.0
+    restore_best: bool = True
+
+
+ClassLabel = Union[Annotated[int, Field(strict=True)], str]
+
+
 class TrainingConfig(Strict):
-    """How to train: loss, batching, learning rate, epochs, update rule."""
+    """How to train: loss, batching, learning rate, epochs, update rule and its settings,
+    penalties, schedule, early stopping, class weights."""
 
     loss: LossName | None = None
     batch: Literal["full", "sgd", "minibatch"] = "minibatch"
@@ -110,7 +174,62 @@ class TrainingConfig(Strict):
     epochs: Annotated[int, Field(ge=1)] = 100
     shuffle: bool = True
     update: Literal[UPDATES] = "gradient"  # type: ignore[valid-type]
+    # The update rules' settings: None = the rule's default (engine/optim.py), filled in by
+    # experiment.resolve for the rule in use only.
+    momentum: Fraction | None = None
+    momentum_form: Literal[MOMENTUM_FORMS] | None = None  # type: ignore[valid-type]
+    beta1: Fraction | None = None
+    beta2: Fraction | None = None
+    rho: Fraction | None = None
+    epsilon: Positive | None = None
+    l2: NonNegative = 0.0
+    l1: NonNegative = 0.0
+    schedule: Schedule = ConstantSchedule(kind="constant")
+    early_stopping: EarlyStoppingConfig | None = None
+    class_weight: Literal["balanced"] | dict[ClassLabel, Positive] | None = None
     checkpoint_every: Annotated[int, Field(ge=0)] = 0  # epochs between checkpoints; 0 = none
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _schedule_name(cls, value):
+        """``constant`` is written as a plain name; the other kinds are mappings."""
+        if isinstance(value, str):
+            if value != "constant":
+                raise ValueError(f"expected constant, or a mapping with kind: "
+                                 f"{', '.join(SCHEDULE_KINDS[1:])} (got {value!r})")
+            return {"kind": "constant"}
+        return value
+
+    @field_serializer("schedule")
+    def _schedule_out(self, schedule, info):
+        return "constant" if schedule.kind == "constant" else schedule.model_dump(mode=info.mode)
+
+    @field_validator("momentum_form")
+    @classmethod
+    def _nesterov_form(cls, form, info):
+        if form == "hagan" and info.data.get("update") == "nesterov":
+            raise ValueError("hagan has no Nesterov form; use classic or pytorch with update "
+                             "nesterov (or update momentum)")
+        return form
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _class_weights(cls, value):
+        """One clear message for each way a class_weight can be wrong (a union's errors
+        would name every branch)."""
+        if value is None or value == "balanced":
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"expected balanced, or a mapping of class label to weight "
+                             f"(got {value!r})")
+        for label, weight in value.items():
+            if isinstance(label, bool) or not isinstance(label, (int, str)):
+                raise ValueError(f"class labels are integers or text (got {label!r})")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)) or \
+                    not math.isfinite(weight) or weight <= 0:
+                raise ValueError(f"the weight of class {label!r} must be a number > 0 "
+                                 f"(got {weight!r})")
+        return value
 
 
 class Config(Strict):
@@ -143,6 +262,12 @@ class Config(Strict):
 def json_schema() -> dict:
     """The JSON Schema of a config file, for editors (``nncli schema``)."""
     schema = Config.model_json_schema()
+    # training.schedule is written `constant`, or as a mapping with its kind (the validator
+    # turns the name into the mapping; the schema says what a config file may hold)
+    properties = schema["$defs"]["TrainingConfig"]["properties"]
+    mapping = {k: v for k, v in properties["schedule"].items() if k != "default"}
+    properties["schedule"] = {"anyOf": [{"const": "constant"}, mapping], "default": "constant",
+                              "title": "Schedule"}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "nncli config"
     return schema
@@ -405,9 +530,12 @@ def model_path(err: dict) -> list:
 def user_path(err: dict) -> list:
     """The error's location as the user wrote it: keys and list indexes."""
     loc = model_path(err)
-    # A discriminated union puts the chosen source name into the path: data.blobs.centers.
+    # A discriminated union puts the chosen source name into the path: data.blobs.centers
+    # (and the schedule's kind: training.schedule.step.every).
     if len(loc) >= 2 and loc[0] == "data" and isinstance(loc[1], str) and _is_source(loc[1]):
         loc.pop(1)
+    if len(loc) >= 3 and loc[:2] == ["training", "schedule"] and loc[2] in SCHEDULE_KINDS:
+        loc.pop(2)
     return loc
 
 
@@ -428,11 +556,12 @@ def describe_error(err: dict) -> str:
         return text + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
     if kind == "missing":
         return f"{path}: required key is missing"
-    if kind == "union_tag_invalid":
-        return f"{path}.source: unknown source {err['input'].get('source')!r}; " \
-               f"expected one of: {', '.join(_sources())}"
-    if kind == "union_tag_not_found":
-        return f"{path}.source: required key is missing; expected one of: {', '.join(_sources())}"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = err["ctx"]["discriminator"].strip("'")  # source, or a schedule's kind
+        tags = _sources() if tag == "source" else SCHEDULE_KINDS[1:]
+        problem = (f"unknown {tag} {err['input'].get(tag)!r}" if kind == "union_tag_invalid"
+                   else "required key is missing")
+        return f"{path}.{tag}: {problem}; expected one of: {', '.join(tags)}"
     got = err.get("input")
     shown = "" if isinstance(got, (dict, list)) or kind.startswith("value_error") \
         or kind == "assertion_error" else f" (got {got!r})"
@@ -476,9 +605,11 @@ def _allowed_keys(model_loc: list) -> list[str]:
             node = args[0] if args else None
         elif isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
             node = node.model_fields[part].annotation
-        elif typing.get_origin(node) is Union:
+        elif typing.get_origin(node) is Union:  # a discriminated union: the member tagged so
             node = next((m for m in typing.get_args(node)
-                         if part in typing.get_args(m.model_fields["source"].annotation)), None)
+                         if isinstance(m, type) and issubclass(m, BaseModel) and
+                         any(part in typing.get_args(f.annotation)
+                             for f in m.model_fields.values())), None)
         else:
             return []
     node = _unwrap(node)

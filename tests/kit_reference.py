@@ -1,5 +1,5 @@
 """A learner's module for a test kit (the signature of nncli/insight/kit/my_network.py),
-written on nncli's own engine: Network.forward/backward and Updater. `nncli export`'s generated
+written on nncli's own engine: Network.forward/backward and the update rules (engine.optim). `nncli export`'s generated
 test must pass against it, and fail, naming the quantity, when a mistake is planted.
 
 The config comes from NNCLI_REFERENCE_CONFIG; NNCLI_REFERENCE_BUG plants a mistake:
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nncli.config import load_config
-from nncli.engine.optim import Updater
+from nncli.engine.optim import RULES
 from nncli.training.experiment import prepare
 
 CONFIG = Path(os.environ["NNCLI_REFERENCE_CONFIG"])
@@ -54,7 +54,14 @@ def backward(params, x, y, zs, activations):
 
 def update(params, grads, lr, state):
     new = {k: np.array(v, dtype=float) for k, v in params.items()}
-    steps = {k: np.array(v, dtype=float) for k, v in grads.items()}
-    Updater(new, steps, {k: not (BUG == "bias" and k.startswith("b")) for k in new}, _rule,
-            lr).step()
+    # one flat vector, as the engine keeps them; an untrained array's gradient is zero
+    theta = np.concatenate([p.ravel() for p in new.values()])
+    grad = np.concatenate([np.zeros(p.size) if BUG == "bias" and k.startswith("b")
+                           else np.array(grads[k], dtype=float).ravel()
+                           for k, p in new.items()])
+    RULES[_rule](theta.size, theta.dtype, lr).step(theta, grad)
+    at = 0
+    for k, p in new.items():
+        new[k] = theta[at:at + p.size].reshape(p.shape)
+        at += p.size
     return new

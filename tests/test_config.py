@@ -127,7 +127,7 @@ def test_a_misspelt_required_key_is_named_as_the_typo():
     raw["network"]["layers"][0] = {"units": 8, "activaton": "relu"}
     assert error_of(raw) == ("exp.yaml: network.layers[0] (layer 1).activaton: unknown key (did you "
                              "mean activation?); allowed keys: units, activation, bias, init, alpha, "
-                             "weights, biases, freeze")
+                             "weights, biases, freeze, dropout")
 
 
 def test_an_unknown_key_named_like_a_type_is_still_named():

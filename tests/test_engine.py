@@ -7,7 +7,7 @@ import pytest
 from nncli.engine.activations import ACTIVATIONS, make_activation
 from nncli.engine.losses import LOSSES
 from nncli.engine.network import Layer, Network
-from nncli.engine.optim import Updater
+from nncli.engine import optim
 
 # (output activation, loss) pairs the config allows, and targets that suit them.
 PAIRS = [
@@ -102,7 +102,7 @@ def test_perceptron_delta_is_the_perceptron_rule():
     assert net.forward(X, ws)[0, 0] == 0.0
     assert net.loss(LOSSES["perceptron"], Y, ws) == 1.0  # max(0, -t z) = 1
     net.backward(X, Y, LOSSES["perceptron"], ws)
-    Updater(net.parameters(), net.gradients(ws), net.trainable(), "gradient", 1.0).step()
+    optim.for_network("gradient", net, 1.0).update(net.theta, ws.grad)
     np.testing.assert_array_equal(net.layers[0].W, [[1.0], [0.0]])
     np.testing.assert_array_equal(net.layers[0].b, [1.0])
 
@@ -131,7 +131,7 @@ def test_worked_example_b_by_engine():
     # dL/dW1 = x^T dL/dh
     np.testing.assert_allclose(g["W1"], [[736.5, 274.5, 1272, 910.5],
                                          [1227.5, 457.5, 2120, 1517.5]])
-    Updater(net.parameters(), g, net.trainable(), "gradient", 0.001).step()
+    optim.for_network("gradient", net, 0.001).update(net.theta, ws.grad)
     net.forward(X, ws)
     assert round(net.loss(LOSSES["mse"], Y, ws), 2) == 196.56
 
@@ -147,7 +147,7 @@ def test_frozen_parameters_are_not_updated_but_have_gradients():
     net.forward(X, ws)
     net.backward(X, Y, LOSSES["mse"], ws)
     assert np.any(ws.db[0] != 0)
-    Updater(net.parameters(), net.gradients(ws), net.trainable(), "gradient", 0.1).step()
+    optim.for_network("gradient", net, 0.1).update(net.theta, ws.grad)
     np.testing.assert_array_equal(net.layers[0].b, b1)
     assert np.any(net.layers[0].W != W1)
 
@@ -160,7 +160,7 @@ def test_normalized_update_takes_a_step_of_length_lr():
     ws = net.workspace(5)
     net.forward(X, ws)
     net.backward(X, Y, LOSSES["mse"], ws)
-    Updater(net.parameters(), net.gradients(ws), net.trainable(), "normalized", 0.05).step()
+    optim.for_network("normalized", net, 0.05).update(net.theta, ws.grad)
     after = np.concatenate([p.ravel() for p in net.parameters().values()])
     assert np.linalg.norm(after - before) == pytest.approx(0.05, rel=1e-12)
 

@@ -102,10 +102,26 @@ def test_the_calculator_gives_trace_numbers_bit_for_bit(tmp_path, config, overri
             assert float(v["norm"]) == t.grad_norm
 
 
-def test_every_update_rule_has_its_form():
+@pytest.mark.parametrize("setting,what", [
+    ("training.update=adam", "update adam"),
+    ("training.update=momentum", "update momentum"),
+    ("training.l2=0.1", "l1/l2 penalties"),
+    ("training.schedule={kind: exponential}", "schedule exponential"),
+    ("network.layers.0.dropout=0.5", "dropout"),
+])
+def test_a_config_the_calculator_does_not_model_is_refused(cli, setting, what):
+    """The step calculator has forms for gradient and normalized (issue 18); the rules of
+    issue 15, penalties, schedules, dropout and loss weights are refused with what the config
+    has, never graded against numbers training would not make."""
     from nncli.engine.optim import UPDATES
 
-    assert set(UPDATE_FORMS) == set(UPDATES)
+    assert set(UPDATE_FORMS) == {"gradient", "normalized"} and set(UPDATE_FORMS) < set(UPDATES)
+    r = cli("trace", EXAMPLE_B, "--worksheet", "--set", setting)
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr == ("error: worksheets, check, explain and export model the update rules "
+                        "gradient and normalized with a constant rate, no penalty, no dropout "
+                        f"and unweighted losses; this config has {what} (nncli trace shows its "
+                        "steps)\n")
 
 
 def test_a_step_made_with_a_mistake(tmp_path):

@@ -223,7 +223,8 @@ def test_an_extra_member_that_inflates_to_gigabytes_is_never_read(run, reads):
     with pytest.raises(InputError) as e:
         load_checkpoint(run)
     assert str(e.value) == (f"{run}/{CHECKPOINT}: unexpected member 'junk.npy'; a checkpoint "
-                            f"holds W1, b1, W2, ..., order and state")
+                            f"holds W1, b1, W2, ..., order, state, the update rule's state "
+                            f"(opt_...) and best_theta")
     assert reads == []
 
 
@@ -272,3 +273,11 @@ def test_too_many_sweep_workers_are_refused_before_any_starts(cli, tmp_path, mon
                         "memory, and the limit is NNCLI_MAX_MEMORY=500M (NNCLI_MAX_MEMORY sets "
                         "the limit)")
     assert not cli.out.exists()
+
+
+def test_only_the_update_rules_own_state_arrays_are_read_from_a_checkpoint(run, reads):
+    """opt_<name> members are read only for names some update rule keeps (v, m, s)."""
+    _add_member(run / CHECKPOINT, "opt_junk.npy", _npy((10**8,)) + bytes(8 * 10**6), compress=True)
+    with pytest.raises(InputError, match=r"unexpected member 'opt_junk.npy'"):
+        load_checkpoint(run)
+    assert reads == []

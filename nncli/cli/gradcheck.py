@@ -100,13 +100,27 @@ def report_table(report: GradcheckReport) -> Table:
 
 
 def kink_notes(report: GradcheckReport) -> list[str]:
-    """Where units sit on a kink, and why entries were skipped (the derivative is undefined)."""
+    """Where units sit on a kink, why entries were skipped (the derivative is undefined), and
+    what the checked objective holds besides the plain loss (penalty, weights, dropout)."""
     notes = [f"layer {k.layer} ({k.activation}): {k.count} of {k.total} unit values sit "
              f"exactly on the kink z = 0" for k in report.kinks if k.count]
-    skipped = sum(a.skipped for a in report.arrays)
+    skipped = sum(a.skipped for a in report.arrays) - report.l1_kinks
     if skipped:
         notes.append(f"skipped {skipped} entries whose finite difference crosses a kink "
                      f"(no derivative there); they are not failures")
+    if report.l1_kinks:
+        notes.append(f"skipped {report.l1_kinks} weights within eps of the l1 kink at w = 0 "
+                     f"(no derivative there); they are not failures")
+    if report.penalty is not None:
+        notes.append(f"the loss includes the weight penalty ({report.penalty:.6g}): the "
+                     f"gradient checked is the penalised one training uses")
+    if report.weighted:
+        notes.append("the loss is the weighted mean of the rows' losses (class or sample "
+                     "weights)")
+    if report.dropout:
+        layers = ", ".join(f"layer {k}: {d} of {t} unit values dropped"
+                           for k, (d, t) in report.dropout.items())
+        notes.append(f"dropout: one fixed mask is used for every evaluation ({layers})")
     return notes
 
 

@@ -66,6 +66,8 @@ def train(
         console.warning(problem)
     if not quiet:
         console.err.print(summary_table(outcome))
+        if "best_epoch" in outcome.metrics:  # early stopping: say which weights were kept
+            console.info(outcome.metrics["reason"])
         from .sparkline import history_columns, loss_chart
         chart = loss_chart(history_columns(outcome.result.history))
         if chart is not None:

@@ -177,6 +177,7 @@ class CsvData(_Common):
     skip_rows: Count0 = 0
     comment: OneChar | None = None
     quote_char: OneChar | Literal[False] = '"'
+    sample_weight: Column | None = None  # a column of per-row weights (> 0), not a feature
 
 
 class InlineData(_Common):

@@ -43,6 +43,7 @@ class Dataset:
     classes: list  # sorted unique labels as plain Python ints/strs; [] for regression
     columns: list[Column] | None = None  # raw feature columns (CSV), in feature_names order
     categorical: list[str] = field(default_factory=list)  # columns encoded as categories
+    sample_weight: np.ndarray | None = None  # (n,) float64 per-row weights (data.sample_weight)
 
     @property
     def n_samples(self) -> int:
@@ -180,8 +181,10 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
     for j in x_idx:
         if j in t_idx:
             raise InputError(f"data.exclude: column {table.names[j]!r} is the target")
+    w_idx = _weight_column(table, cfg.sample_weight, t_idx, cfg.features)
     if cfg.features is None:
-        f_idx = [j for j in range(len(table.names)) if j not in t_idx and j not in x_idx]
+        f_idx = [j for j in range(len(table.names))
+                 if j not in t_idx and j not in x_idx and j not in w_idx]
         if not f_idx:
             raise InputError(f"data.features: {path} has no columns left besides the target"
                              + (" and data.exclude" if x_idx else ""))
@@ -227,18 +230,48 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
         columns = [c.take(rows) for c in columns]
         target_columns = [c.take(rows) for c in target_columns]
 
+    weights = _row_weights(table, w_idx, rows)
     if task == REGRESSION:
         y = np.column_stack([c.numbers for c in target_columns])
         return Dataset(None, y, REGRESSION, feature_names,
                        target_names or _default_target_names(y.shape[1]), [], columns,
-                       categorical)
+                       categorical, weights)
     j = t_idx[0]
     labels = column_labels(target_columns[0], lambda i: table.cell(int(rows[i]), j))
     name = target_names[0] if target_names else "target"
     where = f"data.target: {table.source_name}, column {table.names[j]!r}"
     dataset = _classification(None, labels, feature_names, where, name)
     dataset.columns, dataset.categorical = columns, categorical
+    dataset.sample_weight = weights
     return dataset
+
+
+def _weight_column(table, key, t_idx: list[int], features) -> list[int]:
+    """The sample_weight column's index ([] without one): neither a target nor a feature."""
+    if key is None:
+        return []
+    j = table.column_index(key, "data.sample_weight")
+    named = [table.column_index(k, "data.features") for k in features or []]
+    if j in t_idx or j in named:
+        role = "the target" if j in t_idx else "a feature"
+        raise InputError(f"data.sample_weight: column {table.names[j]!r} is also {role}")
+    return [j]
+
+
+def _row_weights(table, w_idx: list[int], rows: np.ndarray) -> np.ndarray | None:
+    """The kept rows' weights: finite numbers > 0 (each is its row's share of the loss, and a
+    batch's weights are divided by their sum); None without a sample_weight column."""
+    if not w_idx:
+        return None
+    j = w_idx[0]
+    w = table.column(j, "numeric", "data.sample_weight").numbers[rows]
+    bad = ~(w > 0)  # a missing weight (NaN) too
+    if bad.any():
+        i = int(rows[np.argmax(bad)])
+        got = "an empty cell" if np.isnan(w[np.argmax(bad)]) else f"{w[np.argmax(bad)]:g}"
+        raise InputError(f"data.sample_weight: {table.cell(i, j)}: a weight must be a number "
+                         f"> 0 (got {got})")
+    return w
 
 
 def csv_dialect(cfg: schema.CsvData):

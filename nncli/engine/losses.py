@@ -2,6 +2,9 @@
 
 ``value(a, y, z)`` is the batch mean of the per-sample loss, from the output activations ``a``,
 the targets ``y`` (both (n, outputs)) and the output net input ``z``.
+``per_sample(a, y, z)`` is the per-sample loss itself, (n,); ``weighted(a, y, z, w)`` is the
+weighted mean sum(w_i L_i) / sum(w_i) built from it (class and sample weights). ``value`` stays
+its own one-call reduction: it is the hot path, and its numbers are the unweighted run's.
 ``grad(a, y, out)`` writes dL/da of the *batch mean* (so it includes the 1/n) into ``out``.
 
 Fused pairs: for softmax + cross_entropy, sigmoid + binary_cross_entropy and step + perceptron
@@ -29,6 +32,13 @@ class Loss:
     def value(self, a: np.ndarray, y: np.ndarray, z: np.ndarray) -> float:
         raise NotImplementedError
 
+    def per_sample(self, a: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def weighted(self, a: np.ndarray, y: np.ndarray, z: np.ndarray, w: np.ndarray) -> float:
+        """sum(w_i L_i) / sum(w_i) over the rows."""
+        return float(np.vdot(w, self.per_sample(a, y, z))) / float(w.sum())
+
     def grad(self, a: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
         """dL/da into ``out``. This default, (a - y) / n, is half_sse's; fused losses never
         ask (their delta (a - y) / n is taken directly); the others override it."""
@@ -47,6 +57,10 @@ class MSE(Loss):
         d = a - y
         return float(np.vdot(d, d)) / d.size
 
+    def per_sample(self, a, y, z):
+        d = a - y
+        return np.einsum("ij,ij->i", d, d) / d.shape[1]
+
     def grad(self, a, y, out):
         np.subtract(a, y, out=out)
         out *= 2.0 / a.size
@@ -62,6 +76,10 @@ class HalfSSE(Loss):
         d = a - y
         return 0.5 * float(np.vdot(d, d)) / d.shape[0]
 
+    def per_sample(self, a, y, z):
+        d = a - y
+        return 0.5 * np.einsum("ij,ij->i", d, d)
+
 
 class MAE(Loss):
     """mean over outputs of |a - y| (derivative sign(a - y); undefined where a == y)."""
@@ -71,6 +89,9 @@ class MAE(Loss):
 
     def value(self, a, y, z):
         return float(np.abs(a - y).sum()) / a.size
+
+    def per_sample(self, a, y, z):
+        return np.abs(a - y).sum(axis=1) / a.shape[1]
 
     def grad(self, a, y, out):
         np.subtract(a, y, out=out)
@@ -89,6 +110,9 @@ class BinaryCrossEntropy(Loss):
     def value(self, a, y, z):
         return float(np.logaddexp(0.0, z).sum() - np.vdot(y, z)) / z.shape[0]
 
+    def per_sample(self, a, y, z):
+        return (np.logaddexp(0.0, z) - y * z).sum(axis=1)
+
 
 class CrossEntropy(Loss):
     """-sum over classes of y log a for one-hot y; = logsumexp(z) - sum(y z)."""
@@ -103,6 +127,11 @@ class CrossEntropy(Loss):
         lse = np.log(e.sum(axis=1)).sum() + m.sum()
         return float(lse - np.vdot(y, z)) / z.shape[0]
 
+    def per_sample(self, a, y, z):
+        m = z.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z - m).sum(axis=1)) + m[:, 0]
+        return lse - np.einsum("ij,ij->i", y, z)
+
 
 class Perceptron(Loss):
     """The perceptron criterion: sum over outputs of (a - y) z, which is max(0, -t z) for t = ±1.
@@ -116,6 +145,9 @@ class Perceptron(Loss):
 
     def value(self, a, y, z):
         return float(((a - y) * z).sum()) / z.shape[0]
+
+    def per_sample(self, a, y, z):
+        return ((a - y) * z).sum(axis=1)
 
 
 LOSSES: dict[str, Loss] = {

@@ -34,8 +34,8 @@ from ..config import load_config
 from ..errors import InputError, TrainingFailed
 from ..training.experiment import Experiment, prepare
 from ..training.loop import batch_rows
-from .stepcalc import (Quantity, Step, StepModel, Substitute, Values, finished, quantities,
-                       run_steps)
+from .stepcalc import (UPDATE_FORMS, Quantity, Step, StepModel, Substitute, Values, finished,
+                       quantities, run_steps)
 from .trace import training_batches
 
 
@@ -190,6 +190,7 @@ def exercise_config(config_path: str | Path, overrides: list[str] = (), steps: i
 
 
 def exercise(experiment: Experiment, steps: int) -> Exercise:
+    check_modelled(experiment)
     t = experiment.config.training
     net = experiment.network
     model = StepModel.of(net, experiment.loss, t.update, t.learning_rate)
@@ -210,6 +211,23 @@ def exercise(experiment: Experiment, steps: int) -> Exercise:
         done = done[:-1]
     return Exercise(experiment, model, qs, initial, batches[:len(done)], done, bs,
                     math.ceil(n / bs), stopped)
+
+
+def check_modelled(experiment: Experiment) -> None:
+    """The step calculator models plain steps (the update rules in ``UPDATE_FORMS``, one
+    rate, the plain mean loss); a config with more is refused with what it has, rather than
+    graded against numbers training would not make."""
+    t = experiment.config.training
+    extra = [f"update {t.update}"] if t.update not in UPDATE_FORMS else []
+    extra += ["l1/l2 penalties"] if t.l1 or t.l2 else []
+    extra += [f"schedule {t.schedule.kind}"] if t.schedule.kind != "constant" else []
+    extra += ["dropout"] if experiment.network.has_dropout else []
+    extra += ["class or sample weights"] if experiment.weights is not None else []
+    if extra:
+        raise InputError(f"worksheets, check, explain and export model the update rules "
+                         f"{' and '.join(UPDATE_FORMS)} with a constant rate, no penalty, no "
+                         f"dropout and unweighted losses; this config has {', '.join(extra)} "
+                         f"(nncli trace shows its steps)")
 
 
 def require_steps(ex: Exercise, steps: int) -> None:

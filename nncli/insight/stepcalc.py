@@ -11,11 +11,11 @@ one formula of the textbook step, evaluated with the engine's own pieces on smal
     δ_L = dL/dz_L                                                     network.output_delta
     δ_l = (δ_(l+1) W_(l+1)ᵀ) ⊙ f_l′(z_l)                              Activation.backprop
     dW_l = a_(l-1)ᵀ δ_l               db_l = δ_l summed over the samples
-    W_l′, b_l′ = the update rule applied to W_l, b_l                  optim.Updater
+    W_l′, b_l′ = the update rule applied to W_l, b_l                  optim.RULES
 
 with a_0 = x. With nothing substituted and no mistake it gives trace's numbers bit for bit
 (tests/test_learners.py holds this): the same NumPy operations, in the same order, as
-``Network.forward`` and ``Network.backward``, and the engine's own ``Updater``.
+``Network.forward`` and ``Network.backward``, and the engine's own update rule.
 
 A mistake is a named variant of one formula (:class:`Mistake`); each :class:`Quantity` lists
 the variants that apply to it and computes itself under any of them.
@@ -38,7 +38,7 @@ import numpy as np
 from ..engine.activations import Activation
 from ..engine.losses import Loss
 from ..engine.network import Network, output_delta
-from ..engine.optim import Updater
+from ..engine.optim import RULES
 
 Values = dict[str, np.ndarray]  # inputs (x, y, W1, b1, ...) and quantities (z1, a1, L, ...)
 
@@ -371,7 +371,7 @@ def stepped(model: StepModel, v: Values, name: str, scale: float) -> np.ndarray:
     p = v[name].copy()
     if model.trainable[name]:
         g = v[f"d{name}"].copy()
-        Updater({name: p}, {name: g}, {name: True}, "gradient", scale).step()
+        RULES["gradient"](p.size, p.dtype, scale).step(p.reshape(-1), g.reshape(-1))
     return p
 
 
@@ -389,7 +389,7 @@ class GradientForm(UpdateForm):
 
 class NormalizedForm(UpdateForm):
     """W′ = W − lr · dW / ‖g‖ with ‖g‖ the norm over every trainable gradient: the engine's
-    step with rate lr / ‖g‖ (as ``Updater`` computes it: ``scale = lr; scale /= norm``). The
+    step with rate lr / ‖g‖ (as ``optim.Normalized`` computes it: ``scale = lr; scale /= norm``). The
     norm is a cell of its own, so a learner's slip in it costs that cell only."""
 
     rule = "normalized"
@@ -397,8 +397,11 @@ class NormalizedForm(UpdateForm):
 
     def quantities(self, model):
         def norm(v: Values, mistake: str | None) -> np.ndarray:
-            return np.asarray(math.sqrt(sum(float(np.vdot(v[f"d{k}"], v[f"d{k}"]))
-                                            for k, on in model.trainable.items() if on)))
+            # as the engine takes it: one dot product over the flat gradient in layout order
+            # (W1, b1, W2, ...), a frozen array's part zero
+            g = np.concatenate([v[f"d{k}"].ravel() if on else np.zeros(v[f"d{k}"].size)
+                                for k, on in model.trainable.items()])
+            return np.asarray(math.sqrt(float(np.vdot(g, g))))
 
         return [Quantity("norm", "update", "scalar", "‖g‖ = √(the sum of the squares of every "
                          "trainable dW and db)", norm)] + super().quantities(model)

@@ -47,7 +47,7 @@ def build_network(net: NetworkConfig, dtype: str, rng: np.random.Generator) -> N
             b = np.zeros(spec.units) if spec.biases is None else np.array(spec.biases, np.float64)
         W, b = _cast(W, dtype, i, "weights"), None if b is None else _cast(b, dtype, i, "biases")
         activation = make_activation(spec.activation, alpha=spec.alpha)
-        layers.append(Layer(W, b, activation, frozenset(spec.freeze)))
+        layers.append(Layer(W, b, activation, frozenset(spec.freeze), spec.dropout or 0.0))
         fan_in = spec.units
     return Network(layers)
 

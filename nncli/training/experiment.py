@@ -7,8 +7,8 @@ builds the initial network. Any problem is an InputError raised before training 
 run directory is ever made for a config that cannot run.
 
 Randomness: one ``np.random.SeedSequence(seed)`` is split into independent streams for data
-generation, the validation split, initial weights and shuffling, so that changing one (say
-the initial weights) leaves the others as they were.
+generation, the validation split, initial weights, shuffling and dropout masks, so that
+changing one (say the initial weights) leaves the others as they were.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 from .build import build_network, resolve_network
 from .loop import batch_rows
 from .. import memory
+from .objective import resolve_training, row_weights
 from ..config import Config
 from ..data.features import Encoding, Preprocessing, fit_encodings
 from ..data.prepare import Scaler, split_indices, target_matrix, training_matrix
@@ -55,6 +56,8 @@ class Experiment:
     # (n, inputs) float64 features as read, split order, for one- or two-input data only: the
     # points the pictures draw, without undoing the scaling
     raw: np.ndarray | None = None
+    dropout_rng: np.random.Generator | None = None  # dropout masks (their own stream)
+    weights: np.ndarray | None = None  # (n,) each row's loss weight, split order; None: all 1
 
     @property
     def scaler(self) -> Scaler:
@@ -82,6 +85,14 @@ class Experiment:
         return self.Y[self.n_train:]
 
     @property
+    def w_train(self) -> np.ndarray | None:
+        return None if self.weights is None else self.weights[:self.n_train]
+
+    @property
+    def w_val(self) -> np.ndarray | None:
+        return None if self.weights is None else self.weights[self.n_train:]
+
+    @property
     def metric(self):
         return METRICS[self.dataset.task]
 
@@ -99,7 +110,7 @@ class Experiment:
 
 
 def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:
-    names = ("data", "split", "init", "shuffle")
+    names = ("data", "split", "init", "shuffle", "dropout")
     return dict(zip(names, np.random.SeedSequence(seed).spawn(len(names))))
 
 
@@ -134,6 +145,7 @@ def prepare(config: Config, config_path: Path) -> Experiment:
                                    what="data.scale_target")
         T = dataset.y[order]
     Y = targets(dataset, dataset.y[order], config, target_scaler)
+    weights = row_weights(config.training, dataset, order, len(train_idx))
     preprocessing = Preprocessing(encodings, scaler, target_scaler,
                                   getattr(config.data, "missing", "error"))
     # X may now be scaled in place, and the raw columns are encoded: neither is the data.
@@ -145,6 +157,7 @@ def prepare(config: Config, config_path: Path) -> Experiment:
         config=config, dataset=dataset, network=network, loss=LOSSES[config.training.loss],
         preprocessing=preprocessing, X=X, Y=Y, train_idx=train_idx, val_idx=val_idx,
         shuffle_rng=np.random.default_rng(streams["shuffle"]), T=T, raw=raw,
+        dropout_rng=np.random.default_rng(streams["dropout"]), weights=weights,
     )
 
 
@@ -250,7 +263,8 @@ def resolve(config: Config, config_path: Path, dataset: Dataset, n_inputs: int) 
         "name": config.name or config_path.stem,
         "data": data.model_copy(update=data_update),
         "network": resolve_network(config.network, n_inputs),
-        "training": config.training.model_copy(update={"loss": loss}),
+        "training": resolve_training(config.training, loss, dataset,
+                                     METRICS[dataset.task].name, data_update["validation"] > 0),
     })
 
 

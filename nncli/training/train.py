@@ -192,7 +192,9 @@ def run_fit(experiment: Experiment, hooks: Hooks | None = None,
     validation = (experiment.X_val, experiment.Y_val) if experiment.has_validation else None
     result = fit(experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
                  experiment.config.training, rng=experiment.shuffle_rng,
-                 metric=experiment.metric, validation=validation, hooks=hooks, resume=resume)
+                 metric=experiment.metric, validation=validation, hooks=hooks, resume=resume,
+                 weights=experiment.w_train, val_weights=experiment.w_val,
+                 dropout_rng=experiment.dropout_rng)
     if result.status == "diverged":
         result.reason += divergence_hint(experiment)
     return result
@@ -203,10 +205,10 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     name, fn = experiment.metric.name, experiment.metric.fn
     net, loss = experiment.network, experiment.loss
 
-    def split(X, Y, part):
+    def split(X, Y, w, part):
         if len(X) == 0:
             return None
-        value, metric, outputs = evaluate(net, loss, X, Y, fn)
+        value, metric, outputs = evaluate(net, loss, X, Y, fn, weights=w)
         # loss in training units; regression adds R², RMSE and MAE in the target's units
         in_units = {k: finite_or_none(v)
                     for k, v in experiment.in_data_units(outputs, part).items()}
@@ -214,15 +216,33 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
 
     epochs = experiment.config.training.epochs
     reason = result.reason or f"reached training.epochs ({epochs})"
-    return {
+    metrics = {
         "status": result.status,
         "reason": reason,
         "epochs": epochs,
         "epochs_run": result.epochs_run,
         "wall_time": round(result.wall_time, 6),
-        "train": split(experiment.X_train, experiment.Y_train, "train"),
-        "validation": split(experiment.X_val, experiment.Y_val, "validation"),
+        "train": split(experiment.X_train, experiment.Y_train, experiment.w_train, "train"),
+        "validation": split(experiment.X_val, experiment.Y_val, experiment.w_val,
+                            "validation"),
     }
+    if result.best_epoch is not None:  # early stopping: which weights the run kept
+        stopping = experiment.config.training.early_stopping
+        best = result.history[result.best_epoch - 1] if result.best_epoch else None
+        metrics["best_epoch"] = result.best_epoch or None
+        if result.weights_epoch == result.best_epoch:
+            why = "the best epoch"
+        elif not stopping.restore_best:
+            why = "the last epoch (restore_best is false)"
+        else:
+            why = f"the last epoch (no epoch improved {stopping.monitor})"
+        metrics["weights"] = {
+            "epoch": result.weights_epoch,
+            "why": why,
+            "monitor": stopping.monitor,
+            "best": None if best is None else finite_or_none(best[stopping.monitor]),
+        }
+    return metrics
 
 
 def write_run(writer: RunWriter, experiment: Experiment, result: FitResult, metrics: dict) -> None:

@@ -47,8 +47,12 @@ def flat_keys(node, prefix=""):
 
 
 def resolve(config, key):
+    """The value of a dotted key in a validated config; None under an optional section the
+    config leaves out (training.early_stopping.patience); AttributeError for no such key."""
     node = config
     for part in key.split("."):
+        if node is None:
+            return None
         node = node[int(part)] if part.isdigit() else getattr(node, part)
     return node
 
@@ -61,9 +65,13 @@ def test_keys_of_a_config_are_its_resolved_keys_and_its_unset_optional_ones(tmp_
     config = load_config(moons)
     resolved = flat_keys(yaml.safe_load(config_yaml(config)))
     assert set(resolved) <= set(offered)
-    for key in offered:
+    schedules = [k for k in offered if k.startswith("training.schedule.")]
+    assert {"training.schedule.kind", "training.schedule.every"} <= set(schedules)
+    for key in set(offered) - set(schedules):  # (a schedule's keys: those of every kind)
         resolve(config, key)  # raises for a key the config does not have
-    unset = [k for k in offered if k not in resolved]
+    sections = [k for k in offered if any(o.startswith(k + ".") for o in offered)]
+    assert {"data", "network", "network.layers", "network.layers.0", "training"} <= set(sections)
+    unset = [k for k in offered if k not in resolved + sections + schedules]
     assert all(resolve(config, k) is None for k in unset)
     assert "network.layers.2.units" in offered and "network.layers.3.units" not in offered
     assert "data.noise" in offered and "data.centers" not in offered

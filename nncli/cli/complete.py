@@ -83,7 +83,7 @@ def _shown(typed_folder: str, entry: Path, slash: bool | None = None) -> str:
 def config_keys(ctx: typer.Context, incomplete: str) -> list[str]:
     """Dotted config keys for ``--set`` and ``--grid``, from the config models: every key of
     the CONFIG already on the command line (its data source's keys, an index per layer of its
-    network), or of any config. After ``KEY=``, the values a key allows when they are few
+    network), or of any config; sections too, whose value can be given whole as YAML. After ``KEY=``, the values a key allows when they are few
     (``dtype=float32``). With ``--resume``, the two keys a resumed run may change."""
     try:
         if ctx.params.get("resume") is not None:
@@ -135,12 +135,15 @@ def _walk(model, prefix: str, keys: dict, source: str | None, layers: int) -> No
         path = prefix + name
         annotation = _unwrap(field.annotation)
         members = [m for m in _union_members(annotation) if _is_model(m)]
-        if members:  # a section, or the data sources' union: their keys side by side
+        if members:  # a section, or a union of them (the data sources): their keys side by side
+            keys.setdefault(path, [])  # the whole section as one YAML value (schedule: constant)
             chosen = [m for m in members if source in _choices(m.model_fields.get("source"))]
             for member in chosen or members:
                 _walk(member, path + ".", keys, source, layers)
         elif typing.get_origin(annotation) is list and _is_model(typing.get_args(annotation)[0]):
+            keys.setdefault(path, [])  # the whole list, as in network.layers=[...]
             for i in range(layers):
+                keys.setdefault(f"{path}.{i}", [])
                 _walk(typing.get_args(annotation)[0], f"{path}.{i}.", keys, source, layers)
         else:  # a leaf; data.source gathers its value from every source's model
             values = keys.setdefault(path, [])

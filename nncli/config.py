@@ -188,6 +188,7 @@ class TrainingConfig(Strict):
     early_stopping: EarlyStoppingConfig | None = None
     class_weight: Literal["balanced"] | dict[ClassLabel, Positive] | None = None
     checkpoint_every: Annotated[int, Field(ge=0)] = 0  # epochs between checkpoints; 0 = none
+    layer_stats: bool = True  # layers.csv: per-layer statistics of every epoch
 
     @field_validator("schedule", mode="before")
     @classmethod

@@ -30,7 +30,8 @@ network:
     - {units: 2, activation: softmax}
 training: {epochs: 5, batch_size: 16, checkpoint_every: 2}
 """
-RUN_FILES = {"config.yaml", "history.csv", "metrics.json", "model.json", "weights.npz"}
+RUN_FILES = {"config.yaml", "history.csv", "metrics.json", "model.json", "weights.npz",
+             "layers.csv", "snapshots.npz"}
 
 # Trains CONFIG in a fresh process that SIGKILLs itself just before its n-th rename into the
 # output directory: as if the machine died while nncli was writing.
@@ -50,11 +51,12 @@ def dying(real):
 os.replace, os.rename = dying(os.replace), dying(os.rename)
 print(trainer.train_from_config(config, [], out).run_dir)
 """
-# The renames of one run of CONFIG: config.yaml and model.json at the start, the checkpoints
-# after epochs 2 and 4, the two files training ends with, then the directory itself
-# (history.csv is written row by row as training goes, inside the hidden directory).
-RENAMES = ["config.yaml", "model.json", "checkpoint 2", "checkpoint 4",
-           "weights.npz", "metrics.json", "publish"]
+# The renames of one run of CONFIG: config.yaml and model.json at the start, the snapshots so
+# far and the checkpoint after epochs 2 and 4, the three files training ends with, then the
+# directory itself (history.csv and layers.csv are written row by row as training goes, inside
+# the hidden directory).
+RENAMES = ["config.yaml", "model.json", "snapshots 2", "checkpoint 2", "snapshots 4",
+           "checkpoint 4", "weights.npz", "metrics.json", "snapshots", "publish"]
 
 
 def looks_finished(path: Path) -> bool:
@@ -77,7 +79,7 @@ def assert_whole(path: Path) -> None:
 
 def test_sigkill_while_writing_leaves_nothing_that_looks_finished(tmp_path):
     config = write_config(tmp_path, CONFIG)
-    kill_points = {1: "config.yaml", 4: "checkpoint 4", 5: "weights.npz", 7: "publish"}
+    kill_points = {1: "config.yaml", 6: "checkpoint 4", 7: "weights.npz", 10: "publish"}
     assert all(RENAMES[n - 1] == what for n, what in kill_points.items())
     procs = {}
     for n in kill_points:  # all at once: the machine has two cores
@@ -96,8 +98,9 @@ def test_sigkill_while_writing_leaves_nothing_that_looks_finished(tmp_path):
         names = {p.name for p in partial.iterdir() if not p.name.startswith(".")}
         if n == 1:
             assert names == set()
-        if n == 4:  # killed while replacing the checkpoint of epoch 2: that one is intact
-            assert names == {"config.yaml", "model.json", "history.csv", CHECKPOINT}
+        if n == 6:  # killed while replacing the checkpoint of epoch 2: that one is intact
+            assert names == {"config.yaml", "model.json", "history.csv", "layers.csv",
+                             "snapshots.npz", CHECKPOINT}
             with np.load(partial / CHECKPOINT, allow_pickle=False) as z:
                 assert json.loads(str(z["state"]))["epochs_done"] == 2
             resumed = trainer.resume_run(partial).run_dir
@@ -105,8 +108,10 @@ def test_sigkill_while_writing_leaves_nothing_that_looks_finished(tmp_path):
             a, b = weights(resumed), weights(again)
             assert all(np.array_equal(a[k], b[k]) for k in a)
             # the history of epochs 3 and 4, written after the checkpoint, was not taken over
-            assert (resumed / "history.csv").read_text() == (again / "history.csv").read_text()
-        if n == 7:  # everything written, killed just before publishing
+            # (nor their statistics, nor the snapshot of epoch 4 already in snapshots.npz)
+            for name in ("history.csv", "layers.csv", "snapshots.npz"):
+                assert (resumed / name).read_bytes() == (again / name).read_bytes(), name
+        if n == 10:  # everything written, killed just before publishing
             assert names == RUN_FILES
 
 

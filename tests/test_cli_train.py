@@ -52,8 +52,9 @@ def test_run_directory_contents(cli, configs):
     run = only_run(cli)
     assert run.name.startswith("blobs-")
     assert sorted(p.name for p in run.iterdir()) == \
-        ["config.yaml", "decision_boundary.png", "history.csv", "loss.png", "metrics.json",
-         "model.json", "network.png", "weights.npz"]  # pictures: docs/plots.md
+        ["boundary.gif", "config.yaml", "decision_boundary.png", "history.csv", "layers.csv",
+         "loss.png", "metrics.json", "model.json", "network.png", "report.html",
+         "snapshots.npz", "units.png", "weights.npz"]  # pictures: docs/plots.md
     rows = list(csv.reader((run / "history.csv").open()))
     assert rows[0] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
     assert [row[0] for row in rows[1:]] == [str(i) for i in range(1, 8)]

@@ -30,7 +30,8 @@ network:
     - {units: 2, activation: softmax}
 training: {epochs: 12, learning_rate: 0.2, batch_size: 16}
 """
-RUN_FILES = ["config.yaml", "history.csv", "metrics.json", "model.json", "weights.npz"]
+RUN_FILES = ["config.yaml", "history.csv", "layers.csv", "metrics.json", "model.json",
+             "snapshots.npz", "weights.npz"]
 
 
 @pytest.fixture(autouse=True)
@@ -218,12 +219,14 @@ def test_checkpoint_every_k_epochs_in_the_partial_directory(cli, tmp_path):
         on_epoch=on_epoch, on_checkpoint=lambda *a: shown.append(a)))
     assert outcome.metrics["status"] == "finished"
     assert [epoch for _, epoch in shown] == [5, 10]
-    assert seen[4] == (["config.yaml", "history.csv", "model.json"], None)
+    assert seen[4] == (["config.yaml", "history.csv", "layers.csv", "model.json"], None)
     # on_epoch runs before the checkpoint of its epoch is written
-    assert seen[5] == (["config.yaml", "history.csv", "model.json"], None)
-    assert seen[6] == ([CHECKPOINT, "config.yaml", "history.csv", "model.json"], 5)
-    assert seen[11] == ([CHECKPOINT, "config.yaml", "history.csv", "model.json"], 10)
-    assert seen[12] == ([CHECKPOINT, "config.yaml", "history.csv", "model.json"], 10)
+    assert seen[5] == (["config.yaml", "history.csv", "layers.csv", "model.json"], None)
+    with_checkpoint = [CHECKPOINT, "config.yaml", "history.csv", "layers.csv", "model.json",
+                       "snapshots.npz"]
+    assert seen[6] == (with_checkpoint, 5)
+    assert seen[11] == (with_checkpoint, 10)
+    assert seen[12] == (with_checkpoint, 10)
     (run,) = cli.run_dirs()
     assert set(RUN_FILES) <= set(files(run)) and CHECKPOINT not in files(run)
 

@@ -20,7 +20,8 @@ from nncli import files
 from nncli.errors import InputError, OutputFailed
 from nncli.training import train as trainer
 
-RUN_FILES = ["config.yaml", "history.csv", "metrics.json", "model.json", "weights.npz"]
+RUN_FILES = ["config.yaml", "history.csv", "layers.csv", "metrics.json", "model.json",
+             "snapshots.npz", "weights.npz"]
 
 
 def nncli(*args, env=None, text=True, **kwargs):

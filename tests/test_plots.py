@@ -281,7 +281,8 @@ def test_no_plots_writes_no_pictures(tmp_path):
     assert r.exit_code == 0, r.output
     (run,) = cli.run_dirs()
     assert sorted(p.name for p in run.iterdir()) == [
-        "config.yaml", "history.csv", "metrics.json", "model.json", "weights.npz"]
+        "config.yaml", "history.csv", "layers.csv", "metrics.json", "model.json",
+        "snapshots.npz", "weights.npz"]
 
 
 def test_the_library_draws_only_when_asked_and_never_for_an_interrupted_run(tmp_path):

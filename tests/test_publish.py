@@ -18,7 +18,8 @@ from nncli.runs import directory
 from nncli.training import train as trainer
 from nncli.training.checkpoint import CHECKPOINT
 
-RUN_FILES = ["config.yaml", "history.csv", "metrics.json", "model.json", "weights.npz"]
+RUN_FILES = ["config.yaml", "history.csv", "layers.csv", "metrics.json", "model.json",
+             "snapshots.npz", "weights.npz"]
 
 
 class Killed(BaseException):

@@ -16,6 +16,11 @@ class Activation:
     default_init = "xavier"  # the init scheme of a layer that names none
     params: dict[str, float] = {}  # the activation's own parameters, with their defaults
     differentiable = True  # False: trained only through the loss fused with it (step)
+    # What training's layer statistics watch for (training/layerstats.py): ``dies``, a unit
+    # that outputs 0 for every row has no gradient (relu); ``saturates``, (low, high): an
+    # output below low or above high lies where the derivative has all but vanished.
+    dies = False
+    saturates: tuple[float, float] | None = None
 
     def __init__(self, **params: float | None):
         for key, default in self.params.items():
@@ -46,6 +51,7 @@ class Linear(Activation):
 
 class Sigmoid(Activation):
     name = "sigmoid"
+    saturates = (0.01, 0.99)
 
     def forward(self, z, out):
         # For z < -709, exp(-z) overflows to inf and 1 / (1 + inf) = 0: exact, so only the
@@ -64,6 +70,7 @@ class Sigmoid(Activation):
 
 class Tanh(Activation):
     name = "tanh"
+    saturates = (-0.99, 0.99)
 
     def forward(self, z, out):
         return np.tanh(z, out=out)
@@ -76,6 +83,7 @@ class Tanh(Activation):
 class Relu(Activation):
     name = "relu"
     default_init = "he"
+    dies = True
 
     def forward(self, z, out):
         return np.maximum(z, 0, out=out)

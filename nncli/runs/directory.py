@@ -34,7 +34,8 @@ from ..errors import InputError
 from ..files import DIR_MODE, fsync_dir, os_errors, os_failure, write_atomic
 from .formats import weights_npz
 
-RUN_FILES = ("config.yaml", "history.csv", "weights.npz", "model.json", "metrics.json")
+RUN_FILES = ("config.yaml", "history.csv", "weights.npz", "model.json", "metrics.json",
+             "layers.csv", "snapshots.npz")
 
 
 class RunWriter:

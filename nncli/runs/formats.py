@@ -4,6 +4,8 @@
 |---|---|---|
 | config.yaml | :func:`config_yaml` | ``config.load_config`` |
 | history.csv | :func:`history_csv` | :func:`read_history` |
+| layers.csv | :class:`HistoryFile` (columns :data:`LAYER_COLUMNS`) | :func:`read_layers` |
+| snapshots.npz | ``training.snapshots`` | ``training.snapshots.read_snapshots`` |
 | weights.npz | :func:`weights_npz` | ``runs.load.read_weights`` |
 | model.json | ``runs.model_file.model_description`` | ``runs.model_file.read_model_file`` |
 | metrics.json | the trainer (``training.train.final_metrics``) | :func:`read_metrics` |
@@ -61,11 +63,17 @@ def history_line(cells: list[str]) -> str:
     return buf.getvalue()
 
 
+# layers.csv: per-layer statistics, one row per epoch and layer (training/layerstats.py)
+LAYER_COLUMNS = ["epoch", "layer", "weight_rms", "grad_rms", "update_ratio", "act_mean",
+                 "act_std", "dead", "saturated"]
+
+
 class HistoryFile:
-    """history.csv written as training goes, a row per finished epoch, so that memory stays
-    flat however many epochs run. It lives in the run's hidden directory: :meth:`sync` makes
-    what is written durable (before each checkpoint, and before the run is published), and a
-    resumed run starts its file with the rows of the epochs its checkpoint covers."""
+    """history.csv (or layers.csv) written as training goes, a row per finished epoch (and
+    layer), so that memory stays flat however many epochs run. It lives in the run's hidden
+    directory: :meth:`sync` makes what is written durable (before each checkpoint, and before
+    the run is published), and a resumed run starts its file with the rows of the epochs its
+    checkpoint covers."""
 
     def __init__(self, path: Path, columns: list[str]):
         self.path, self.columns = Path(path), columns
@@ -86,26 +94,32 @@ class HistoryFile:
 
 
 class Thinned:
-    """At most about ``cap`` history rows, evenly spaced, from a history of any length: every
-    ``stride``-th epoch (the stride doubles whenever more than ``cap`` rows are kept) and the
-    last one. The pictures and the terminal chart draw these: a run of ten million epochs is
-    drawn from a few thousand rows, and one of up to ``cap`` epochs from every row. Fed row by
-    row, while training or while reading history.csv, it keeps the same rows either way."""
+    """At most about ``cap`` history rows, evenly spaced, from a history of any length: the
+    rows of every ``stride``-th epoch (the stride doubles whenever more than ``cap`` rows are
+    kept) and of the last one. The pictures and the terminal chart draw these: a run of ten
+    million epochs is drawn from a few thousand rows, and one of up to ``cap`` epochs from
+    every row. Fed row by row, while training or while reading history.csv, it keeps the same
+    rows either way. An epoch may have several rows (layers.csv: one per layer)."""
 
     def __init__(self, cap: int = 4096):
-        self.cap, self.stride, self.rows, self.last = cap, 1, [], None
+        self.cap, self.stride, self.rows = cap, 1, []
+        self.last: list[dict] = []  # the rows of the last epoch seen
 
     def add(self, record: dict) -> None:
-        self.last = record
-        if (record["epoch"] - 1) % self.stride == 0:
+        epoch = record["epoch"]
+        if not self.last or self.last[0]["epoch"] != epoch:
+            self.last = []
+        self.last.append(record)
+        if (epoch - 1) % self.stride == 0:
             self.rows.append(record)
             if len(self.rows) > self.cap:
                 self.stride *= 2
                 self.rows = [r for r in self.rows if (r["epoch"] - 1) % self.stride == 0]
 
     def history(self) -> list[dict]:
-        tail = [self.last] if self.last is not None and self.last is not self.rows[-1] else []
-        return self.rows + tail
+        if self.last and self.rows and self.last[0]["epoch"] == self.rows[-1]["epoch"]:
+            return list(self.rows)
+        return self.rows + self.last
 
 
 def read_history(path: str | Path, thin: bool = False, rows: int | None = None) -> list[dict]:
@@ -114,9 +128,13 @@ def read_history(path: str | Path, thin: bool = False, rows: int | None = None) 
     row: ``thin`` keeps the rows :class:`Thinned` keeps (for pictures of long runs); ``rows``
     reads the first so many only (what a checkpoint covers; a line cut short by a crash after
     them is never reached)."""
+    return _collect(iter_history(path, rows), thin)
+
+
+def _collect(records, thin: bool) -> list[dict]:
     thinned = Thinned() if thin else None
     history = []
-    for record in iter_history(path, rows):
+    for record in records:
         if thinned is not None:
             thinned.add(record)
         else:
@@ -126,20 +144,36 @@ def read_history(path: str | Path, thin: bool = False, rows: int | None = None) 
 
 def iter_history(path: str | Path, rows: int | None = None):
     """The rows of a history.csv one at a time (see :func:`read_history`)."""
+    return _iter_rows(path, ["epoch", "loss"], "history file", rows, "epochs were run")
+
+
+def read_layers(path: str | Path, thin: bool = False, rows: int | None = None) -> list[dict]:
+    """A layers.csv back: one dict per epoch and layer (epoch and layer ints, the statistics
+    floats, None for an empty cell); ``thin`` and ``rows`` as :func:`read_history`."""
+    return _collect(iter_layers(path, rows), thin)
+
+
+def iter_layers(path: str | Path, rows: int | None = None):
+    """The rows of a layers.csv one at a time; its header must be :data:`LAYER_COLUMNS`."""
+    return _iter_rows(path, LAYER_COLUMNS, "layer statistics", rows,
+                      "are covered by the checkpoint")
+
+
+def _iter_rows(path: str | Path, head: list[str], what: str, rows: int | None, expected: str):
     path = Path(path)
     try:
         f = open(path, encoding="utf-8", newline="")
     except FileNotFoundError:
         raise InputError(f"{path.parent}: no {path.name} (not a finished nncli run)") from None
     except OSError as e:
-        raise InputError(f"{path}: cannot read history file: {os_reason(e)}") from None
+        raise InputError(f"{path}: cannot read {what}: {os_reason(e)}") from None
     count = 0
     with f:
         try:
             reader = csv.reader(f)
             header = next(reader, None)
-            if header is None or header[:2] != ["epoch", "loss"]:
-                raise InputError(f"{path}: expected a header starting with epoch,loss")
+            if header is None or header[:len(head)] != head:
+                raise InputError(f"{path}: expected a header starting with {','.join(head)}")
             for row in reader:
                 if count == rows:
                     return
@@ -148,7 +182,10 @@ def iter_history(path: str | Path, rows: int | None = None):
         except (csv.Error, UnicodeDecodeError) as e:
             raise InputError(f"{path}: unreadable: {e}") from None
     if rows is not None and count < rows:
-        raise InputError(f"{path}: {count} rows, but {rows} epochs were run")
+        raise InputError(f"{path}: {count} rows, but {rows} {expected}")
+
+
+_INTEGERS = ("epoch", "layer")
 
 
 def _history_record(path: Path, line: int, header: list[str], row: list[str]) -> dict:
@@ -157,7 +194,7 @@ def _history_record(path: Path, line: int, header: list[str], row: list[str]) ->
     record = {}
     for name, cell in zip(header, row):
         try:
-            record[name] = None if cell == "" else (int(cell) if name == "epoch"
+            record[name] = None if cell == "" else (int(cell) if name in _INTEGERS
                                                     else float(cell))
         except ValueError:
             raise InputError(f"{path}: line {line}: {name} is not a number: {cell!r}") from None

@@ -17,9 +17,12 @@ one or the new one, never a mix. It holds plain arrays only, read back with
 
 The history of those epochs is not in the checkpoint: it is the run's history.csv, written as
 training goes, whose first ``epochs_done`` rows a resumed run starts from (so a checkpoint stays
-small however long the run). Formats 1 and 2 (which held the history in ``state``) are read
-too; format 1 holds no optimizer, schedule, early-stopping or dropout state, which only runs
-that need none can resume from.
+small however long the run); likewise layers.csv (format 4: ``state`` holds the rows of the
+last epoch, ``layers_last``, to check the file against) and snapshots.npz (format 4:
+``snapshots``, the epochs whose weights it holds so far). Formats 1 to 3 are read too
+(a run resumed from one starts layers.csv and snapshots.npz at its first new epoch); formats 1
+and 2 held the history in ``state``; format 1 holds no optimizer, schedule, early-stopping or
+dropout state, which only runs that need none can resume from.
 
 Training resumes at the start of the epoch after the checkpoint; an interrupted epoch is run
 again from its start, which gives the same weights as a run that never stopped.
@@ -43,14 +46,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .. import __version__
 from ..errors import InputError
 from ..files import parse_json
-from ..runs.formats import check_finite
+from ..runs.formats import LAYER_COLUMNS, check_finite
 from ..engine.optim import RULES
 from ..runs.npz import read_npz
 from .loop import FitResult, history_columns as loop_history_columns
 
 CHECKPOINT = "checkpoint.npz"
-FORMAT_VERSION = 3
-READABLE_FORMATS = (1, 2, 3)
+FORMAT_VERSION = 4
+READABLE_FORMATS = (1, 2, 3, 4)
 _RESERVED = ("order", "state")  # the array names beside the parameters
 _PARAMETER = re.compile(r"[Wb][1-9][0-9]{0,3}")
 OPTIMIZER_PREFIX = "opt_"
@@ -104,6 +107,11 @@ class _State(BaseModel):
     schedule: _Plateau | None = None
     early_stopping: _EarlyStopping | None = None
     dropout_rng_state: dict | None = None
+    # Format 4: the layers.csv rows of epoch epochs_done (None: no layer statistics), and the
+    # epochs snapshots.npz holds so far (None: no snapshots)
+    layers_last: list[dict[str, Annotated[int, Field(ge=-2**63, lt=2**63)] | float | None]] \
+        | None = None
+    snapshots: list[Annotated[int, Field(ge=1, lt=2**63)]] | None = None
 
 
 @dataclass
@@ -125,8 +133,11 @@ def data_fingerprint(*arrays: np.ndarray) -> str:
     return h.hexdigest()
 
 
-def checkpoint_bytes(params: dict[str, np.ndarray], result: FitResult, data_sha256: str) -> bytes:
-    """The checkpoint file of ``result``'s epoch boundary, with those epochs' ``params``."""
+def checkpoint_bytes(params: dict[str, np.ndarray], result: FitResult, data_sha256: str,
+                     layers_last: list[dict] | None = None,
+                     snapshots: list[int] | None = None) -> bytes:
+    """The checkpoint file of ``result``'s epoch boundary, with those epochs' ``params``,
+    the layers.csv rows of its last epoch and the epochs snapshots.npz holds."""
     check_finite(params)
     optimizer = result.optimizer
     arrays = {f"{OPTIMIZER_PREFIX}{k}": a for k, a in optimizer["arrays"].items()}
@@ -146,6 +157,8 @@ def checkpoint_bytes(params: dict[str, np.ndarray], result: FitResult, data_sha2
         "schedule": result.control["schedule"],
         "early_stopping": result.control["early_stopping"],
         "dropout_rng_state": result.dropout_rng_state,
+        "layers_last": layers_last,
+        "snapshots": snapshots,
     }
     buf = io.BytesIO()
     np.savez(buf, **params, **arrays, order=result.order,
@@ -180,6 +193,10 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
              if getattr(state, k) is not None]
     if state.format_version == 1 and later:
         raise InputError(f"{path}: state: {later[0]}: not part of checkpoint format 1")
+    fourth = [k for k in ("layers_last", "snapshots") if getattr(state, k) is not None]
+    if state.format_version < 4 and fourth:
+        raise InputError(f"{path}: state: {fourth[0]}: not part of checkpoint format "
+                         f"{state.format_version}")
     if state.format_version >= 2 and state.optimizer is None:
         raise InputError(f"{path}: state: optimizer: required key is missing")
     if (state.history is None) != (state.format_version >= 3):
@@ -249,6 +266,7 @@ def restore(checkpoint: Checkpoint, experiment) -> FitResult:
             raise InputError(f"{path}: state: history rows must be {', '.join(expected)} "
                              f"with finite values")
     _check_rng(path, "rng_state", state.rng_state)
+    _check_carried(path, state, len(net.layers))
     training = experiment.config.training
     optimizer = _restored_optimizer(checkpoint, training.update, net)
     control = _restored_control(checkpoint, training)
@@ -268,6 +286,25 @@ def restore(checkpoint: Checkpoint, experiment) -> FitResult:
                      order=order.astype(np.intp), rng_state=state.rng_state,
                      optimizer=optimizer, control=control, best_theta=best_theta,
                      dropout_rng_state=dropout)
+
+
+def _check_carried(path: Path, state: _State, n_layers: int) -> None:
+    """layers_last must be the statistics rows of epoch epochs_done, one per layer;
+    snapshots increasing epochs up to epochs_done."""
+    done = state.epochs_done
+    if state.layers_last is not None:
+        rows = state.layers_last
+        good = (done == 0 and rows == []) or len(rows) == n_layers and all(
+            list(r) == LAYER_COLUMNS and r["epoch"] == done and r["layer"] == i
+            and all(v is None or math.isfinite(v) for v in r.values())
+            for i, r in enumerate(rows, start=1))
+        if not good:
+            raise InputError(f"{path}: state: layers_last: must be the {n_layers} layers.csv "
+                             f"rows of epoch {done} ({', '.join(LAYER_COLUMNS)})")
+    if state.snapshots is not None:
+        epochs = state.snapshots
+        if any(b <= a for a, b in zip(epochs, epochs[1:])) or any(e > done for e in epochs):
+            raise InputError(f"{path}: state: snapshots: must be increasing epochs up to {done}")
 
 
 def _check_rng(path: Path, key: str, value: dict) -> None:

@@ -28,6 +28,7 @@ from ..engine.losses import Loss
 from ..engine.network import CHUNK_ROWS, Network, evaluate
 from ..metrics import Metric
 from .control import EpochControl
+from .layerstats import LayerStats
 from .objective import optimizer_for, penalty_for
 
 
@@ -57,6 +58,10 @@ class FitResult:
     best_epoch: int | None = None
     best_value: float | None = None
     weights_epoch: int | None = None
+    # With training.layer_stats (layerstats.py): the statistics as they are computed (the
+    # trainer takes their rows as they come, into layers.csv); with keep_history, all the rows.
+    layer_stats: LayerStats | None = None
+    layers: list[dict] | None = None
 
     def __post_init__(self):
         if self.history and not self.epochs_run:
@@ -150,6 +155,7 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
     control = EpochControl(training, validation is not None, net.theta)
     columns = history_columns(metric.name, validation is not None, training)
     good = net.theta.copy()  # the last weights known to be finite
+    stats = LayerStats(net, ws) if training.layer_stats else None
 
     order = np.arange(n)
     # Batches are gathered by index into reused buffers. Two cases need no gather: one full
@@ -163,9 +169,11 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
     outputs = np.empty((n, net.n_outputs), net.dtype)
 
     result = FitResult(history=None, epochs_run=resume.epochs_run if resume else 0,
-                       last_record=resume.last_record if resume else None)
+                       last_record=resume.last_record if resume else None, layer_stats=stats)
     if keep_history:
         result.history = list(resume.history or []) if resume else []
+        if stats is not None:
+            result.layers = list(resume.layers or []) if resume else []
     result.optimizer = {"rule": training.update, "t": 0,
                         "arrays": {k: a.copy() for k, a in optimizer.state.items()}}
     if resume is not None:
@@ -212,6 +220,8 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
             size += share
             outputs[rows] = out
             penalty_total += net.backward(x, y, loss, ws, weights=w, penalty=penalty) * share
+            if stats is not None and stats.sampling:  # before the update uses grad as scratch
+                stats.batch(m)
             optimizer.update(net.theta, ws.grad)
             if hooks.stop_requested():
                 return _stopped(result, net, good, started, "interrupted",
@@ -228,6 +238,8 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
         if not np.isfinite(net.theta).all():
             return _stopped(result, net, good, started, "diverged",
                             f"weights became non-finite in epoch {epoch}")
+        if stats is not None:
+            stats.epoch(epoch, net.theta, good)
         reason = control.epoch_end(record, net.theta)
         np.copyto(good, net.theta)
         _boundary(result, order, rng, optimizer, control, dropout_rng)
@@ -251,6 +263,15 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
             result.reason = (f"reached training.epochs ({training.epochs}); {kept}, the best "
                              f"{control.stopping.config.monitor}")
     result.wall_time = time.perf_counter() - started
+    return _layer_rows(result)
+
+
+def _layer_rows(result: FitResult) -> FitResult:
+    """The statistics of every finished epoch computed (and kept, with keep_history)."""
+    if result.layer_stats is not None:
+        result.layer_stats.flush()
+        if result.layers is not None:
+            result.layers += result.layer_stats.take()
     return result
 
 
@@ -301,4 +322,4 @@ def _stopped(result: FitResult, net: Network, good: np.ndarray, started: float, 
     if status == "diverged":
         result.reason += " (lower training.learning_rate, or scale the inputs)"
     result.wall_time = time.perf_counter() - started
-    return result
+    return _layer_rows(result)

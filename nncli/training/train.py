@@ -7,12 +7,16 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..config import load_config
 from ..errors import InputError, NncliWarning, OutputFailed, TrainingFailed
 from ..files import finite_or_none, os_errors
 from ..runs.directory import (RUN_FILES, RunWriter, discard_partial, is_inside, is_partial,
                               lock_dir, unlock_dir)
-from ..runs.formats import HistoryFile, Thinned, config_yaml, iter_history, model_description
+from ..runs.formats import (LAYER_COLUMNS, HistoryFile, Thinned, config_yaml, iter_history,
+                            iter_layers, model_description)
+from ..runs.snapshots import MAX_PARAMETERS, SNAPSHOTS, Snapshots
 from .checkpoint import (CHECKPOINT, checkpoint_bytes, experiment_fingerprint, history_columns,
                          load_checkpoint, restore)
 from .experiment import Experiment, divergence_hint, prepare
@@ -43,6 +47,7 @@ class TrainOutcome:
     # to a few thousand, evenly spaced ones of a longer run (runs.formats.Thinned); the whole
     # history is the run's history.csv
     history: list[dict] = field(default_factory=list)
+    layers: list[dict] = field(default_factory=list)  # layers.csv, thinned the same way
 
 
 def train_from_config(config_path: str | Path, overrides: list[str] = (),
@@ -99,7 +104,8 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
         experiment = prepare(load_config(config_path, overrides), config_path)
         start = restore(checkpoint, experiment)
         outcome = _train_and_publish(experiment, out, hooks or TrainHooks(), start=start,
-                                     resumed_from=run_dir, plots=plots)
+                                     resumed_from=run_dir, plots=plots,
+                                     carried=checkpoint.state)
         if partial and not discard_partial(run_dir, RUN_FILES + (CHECKPOINT,)):
             warnings.warn(NncliWarning(f"{run_dir} was kept: it holds files nncli did not write "
                                        f"there; the resumed run is {outcome.run_dir}"))
@@ -110,8 +116,9 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
 
 class _Recording(Hooks):
     """The caller's hooks, plus what the trainer records as training goes: each epoch's row
-    appended to history.csv (and to the thinned copy the pictures draw), and a checkpoint
-    every ``training.checkpoint_every`` epochs."""
+    appended to history.csv (and to the thinned copy the pictures draw), the layer statistics
+    to layers.csv, the weights of the snapshot epochs, and a checkpoint every
+    ``training.checkpoint_every`` epochs."""
 
     def __init__(self, hooks: TrainHooks, experiment: Experiment, writer: RunWriter):
         self.hooks, self.experiment, self.writer = hooks, experiment, writer
@@ -120,10 +127,21 @@ class _Recording(Hooks):
         self.history: HistoryFile | None = None
         self.history_path = writer.tmp / "history.csv"
         self.thinned = Thinned()
+        self.layers: HistoryFile | None = None
+        self.layers_path = writer.tmp / "layers.csv"
+        self.layers_thinned = Thinned()
+        self.layers_last: list[dict] = []  # the rows of the last epoch written
+        t, net = experiment.config.training, experiment.network
+        self.snapshots = (Snapshots(t.epochs, list(net.parameters()))
+                          if net.theta.size <= MAX_PARAMETERS else None)
+        # with early stopping the weights training ends with may be the best epoch's: the last
+        # snapshot needs the last epoch's
+        self.last_params = ({k: v.copy() for k, v in net.parameters().items()}
+                            if self.snapshots and t.early_stopping else None)
 
-    def open_history(self, earlier) -> None:
-        """history.csv in the run's hidden directory, starting with the rows of the epochs a
-        resumed run already has (``earlier``, an iterable of rows)."""
+    def open_history(self, earlier, earlier_layers) -> None:
+        """history.csv and layers.csv in the run's hidden directory, starting with the rows of
+        the epochs a resumed run already has (``earlier``, ``earlier_layers``: iterables)."""
         columns = history_columns(self.experiment)
         with os_errors(self.history_path):
             self.history = HistoryFile(self.history_path, columns)
@@ -132,24 +150,62 @@ class _Recording(Hooks):
                     raise InputError(f"history rows must be {', '.join(columns)}, got "
                                      f"{', '.join(record)}")
                 self.record(record)
+        if self.experiment.config.training.layer_stats:
+            with os_errors(self.layers_path):
+                self.layers = HistoryFile(self.layers_path, LAYER_COLUMNS)
+                self.record_layers(earlier_layers)
 
     def record(self, record: dict) -> None:
         self.history.append(record)
         self.thinned.add(record)
 
+    def record_layers(self, rows) -> None:
+        with os_errors(self.layers_path):
+            for row in rows:
+                self.layers.append(row)
+                self.layers_thinned.add(row)
+                if self.layers_last and self.layers_last[0]["epoch"] != row["epoch"]:
+                    self.layers_last = []
+                self.layers_last.append(row)
+
     def sync(self) -> None:
         with os_errors(self.history_path):
             self.history.sync()
+        if self.layers is not None:
+            with os_errors(self.layers_path):
+                self.layers.sync()
+
+    def take_layers(self, result: FitResult, flush: bool = False) -> None:
+        """The layer statistics computed so far into layers.csv (``flush``: all of them)."""
+        if result.layer_stats is not None and self.layers is not None:
+            if flush:
+                result.layer_stats.flush()
+            self.record_layers(result.layer_stats.take())
+
+    def save_snapshots(self) -> None:
+        if self.snapshots is not None and self.snapshots.epochs:
+            self.writer.write_bytes(SNAPSHOTS, self.snapshots.npz())
 
     def save(self, result: FitResult) -> None:
-        self.sync()  # the checkpoint's epochs are all in history.csv first
-        data = checkpoint_bytes(self.experiment.network.parameters(), result, self.fingerprint())
+        self.take_layers(result, flush=True)
+        self.sync()  # the checkpoint's epochs are all in history.csv and layers.csv first
+        self.save_snapshots()
+        data = checkpoint_bytes(self.experiment.network.parameters(), result, self.fingerprint(),
+                                layers_last=self.layers_last if self.layers else None,
+                                snapshots=self.snapshots.epochs if self.snapshots else None)
         self.writer.write_bytes(CHECKPOINT, data)
         self.saved_epoch = result.epochs_run
 
     def epoch_end(self, record: dict, result: FitResult) -> None:
         with os_errors(self.history_path):
             self.record(record)
+        self.take_layers(result)
+        if self.snapshots is not None:
+            params = self.experiment.network.parameters()
+            self.snapshots.epoch_end(record["epoch"], record["loss"], params)
+            if self.last_params is not None:
+                for k, v in params.items():
+                    np.copyto(self.last_params[k], v)
         self.hooks.epoch_end(record, result)
         t = self.experiment.config.training
         done = result.epochs_run
@@ -157,13 +213,22 @@ class _Recording(Hooks):
             self.save(result)
             self.hooks.checkpoint_written(self.writer.tmp, done)
 
+    def finish(self, result: FitResult) -> None:
+        """After training: the last statistics, and the last epoch's weights as a snapshot
+        when the run ended before training.epochs (not when interrupted: the resumed run goes
+        on where it stopped)."""
+        self.take_layers(result, flush=True)
+        if self.snapshots is not None and result.status != "interrupted" and result.epochs_run:
+            params = self.last_params or self.experiment.network.parameters()
+            self.snapshots.add(result.epochs_run, result.last_record["loss"], params)
+
     def stop_requested(self) -> bool:
         return self.hooks.stop_requested()
 
 
 def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
                        start: FitResult | None = None, resumed_from: Path | None = None,
-                       plots: bool = False) -> TrainOutcome:
+                       plots: bool = False, carried=None) -> TrainOutcome:
     writer = RunWriter(out, experiment.config.name)
     recording = _Recording(hooks, experiment, writer)
     try:
@@ -172,13 +237,16 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
         description = model_description(experiment)
         writer.write_text("config.yaml", config_yaml(experiment.config))
         writer.write_json("model.json", description)
-        recording.open_history(_earlier_rows(start, resumed_from))
+        recording.open_history(_earlier_rows(start, resumed_from),
+                               _earlier_layers(recording, start, resumed_from, carried))
         hooks.started(experiment, start.epochs_run if start else 0)
         result = run_fit(experiment, recording, start, keep_history=False)  # rows: history.csv
+        recording.finish(result)
         metrics = final_metrics(experiment, result)
         if resumed_from is not None:
             metrics["resumed_from"] = str(resumed_from)
         write_run(writer, experiment, metrics)
+        recording.save_snapshots()
         if result.status == "interrupted":
             recording.save(result)
         else:  # a finished run needs no checkpoint; a diverged one would only diverge again
@@ -190,6 +258,7 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
         # Pictures go in before publishing, so a run never appears without them; an interrupted
         # run gets none (a second Ctrl-C while drawing would cost the run).
         history = recording.thinned.history() if recording.thinned.last else []
+        layers = recording.layers_thinned.history() if recording.layers_thinned.last else []
         if plots and result.status != "interrupted":
             plot_problems = _draw(writer.tmp, experiment, history, description, metrics,
                                   hooks.stop_requested)
@@ -206,9 +275,10 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
                           f"continue with nncli train --resume {kept}") from None
         raise
     finally:
-        if recording.history is not None:
-            recording.history.close()
-    return TrainOutcome(run_dir, experiment, result, metrics, plot_problems, history)
+        for file in (recording.history, recording.layers):
+            if file is not None:
+                file.close()
+    return TrainOutcome(run_dir, experiment, result, metrics, plot_problems, history, layers)
 
 
 def _earlier_rows(start: FitResult | None, resumed_from: Path | None):
@@ -220,6 +290,46 @@ def _earlier_rows(start: FitResult | None, resumed_from: Path | None):
     if start.history is not None:
         return start.history
     return _checked_rows(resumed_from / "history.csv", start)
+
+
+def _earlier_layers(recording: _Recording, start: FitResult | None,
+                    resumed_from: Path | None, carried):
+    """The layers.csv rows and snapshots a resumed run starts with: those of the epochs its
+    checkpoint covers, checked against what the checkpoint recorded. A checkpoint of format 3
+    or older recorded neither: the resumed run's layers.csv and snapshots then start at its
+    first new epoch (with a warning)."""
+    if start is None:
+        return []
+    done = start.epochs_run
+    snapshots = recording.snapshots
+    if snapshots is not None and carried.snapshots is not None and carried.snapshots:
+        shapes = {k: (v.shape, v.dtype)
+                  for k, v in recording.experiment.network.parameters().items()}
+        snapshots.load(resumed_from / SNAPSHOTS, done, carried.snapshots, shapes)
+    if not recording.experiment.config.training.layer_stats:
+        return []
+    if carried.layers_last is None:
+        if done:
+            warnings.warn(NncliWarning(f"{resumed_from}: its checkpoint (format "
+                                       f"{carried.format_version}) has no layer statistics; "
+                                       f"layers.csv starts at epoch {done + 1}"))
+        return []
+    return _checked_layers(resumed_from / "layers.csv", done, carried.layers_last)
+
+
+def _checked_layers(path: Path, done: int, last_rows: list[dict]):
+    """The rows of layers.csv up to epoch ``done``; those of that epoch must be the
+    checkpoint's."""
+    count = done * len(last_rows)
+    tail = []
+    for row in iter_layers(path, rows=count):
+        tail.append(row)
+        if len(tail) > len(last_rows):
+            tail.pop(0)
+        yield row
+    if tail != last_rows:
+        raise InputError(f"{path}: the rows of epoch {done} are not the ones the checkpoint "
+                         f"recorded (was the file changed?)")
 
 
 def _checked_rows(path: Path, start: FitResult):

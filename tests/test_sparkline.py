@@ -78,10 +78,25 @@ def test_loss_chart_text():
     assert lines[1].startswith("     │")
     assert lines[3] == "     └" + "─" * 20
     assert lines[4] == "      1" + "epoch".center(18) + "3"
-    assert lines[5] == "      ⣀⣀ loss  ⣀⣀ val_loss  (log scale)"
+    assert lines[5] == "      ⣀⣀ loss  ⡀⡀ val_loss  (log scale)"
     assert loss_chart({"epoch": [], "loss": []}) is None
     only_train = plain(loss_chart({"loss": [1.0, 0.9]}, width=10, height=2))
     assert "val_loss" not in only_train and "log scale" not in only_train
+
+
+def test_without_colour_the_validation_curve_is_dotted():
+    """NO_COLOR or a log file: the two curves must still look different. A flat line at one
+    height: loss sets both dots of every cell (⠒), val_loss every other dot (⠂)."""
+    solid = draw([[1.0, 1.0]], width=3, height=1)
+    dotted = draw([[1.0] * 2, [1.0] * 2], width=3, height=1, dotted=[1])
+    assert solid.rows == ["⠒⠒⠒"]
+    half = draw([[], [1.0, 1.0]], width=3, height=1, dotted=[1])
+    assert half.rows == ["⠂⠂⠂"]  # dots at x = 0, 2, 4: the left dot of each cell
+    assert dotted.rows == ["⠒⠒⠒"] and dotted.owners == [[MIXED] * 3]
+    chart = plain(loss_chart({"loss": [2.0, 1.0, 0.5], "val_loss": [2.5, 1.5, 1.0]},
+                             width=20, height=3))
+    glyphs = {c for c in chart if 0x2800 < ord(c) <= 0x28FF}
+    assert "⡀" in chart.splitlines()[-1] and len(glyphs) > 3
 
 
 def test_colours_tell_the_series_apart():

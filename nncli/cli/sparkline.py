@@ -2,7 +2,8 @@
 
 Each character cell holds 2 x 4 dots, so a 60-column, 5-row chart has 120 x 20 dots. Several
 series share the canvas; on a colour terminal each cell takes the colour of the series that
-drew in it. The y axis is logarithmic when the values span a decade or more (the rule the
+drew in it, and without colour (NO_COLOR, a pipe, a log file) the validation curve still looks
+different: it is dotted (every other dot of its line). The y axis is logarithmic when the values span a decade or more (the rule the
 PNG pictures use too). Pure Python; :func:`loss_chart` is what ``train``, ``runs`` and
 ``show`` print.
 """
@@ -23,6 +24,7 @@ DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 BRAILLE_BLANK = 0x2800  # U+2800 with no dot raised; an empty cell is printed as a space
 MIXED = -1  # a cell in which several series drew
 SERIES_STYLES = ("cyan", "magenta", "green", "yellow")
+LEGEND_GLYPHS = ("⣀⣀ ", "⡀⡀ ")  # loss solid, val_loss dotted
 
 
 @dataclass
@@ -39,11 +41,12 @@ def _half_up(x: float) -> int:
 
 
 def draw(series: Sequence[Sequence[float | None]], width: int = WIDTH, height: int = HEIGHT,
-         log: bool | None = None) -> Canvas:
+         log: bool | None = None, dotted: Sequence[int] = ()) -> Canvas:
     """Plot each series (one value per epoch; None or NaN leaves a gap) as a line of dots.
 
     Epoch i of n sits at dot column round(i * (2 * width - 1) / (n - 1)); consecutive points
-    are joined by a straight line of dots. ``log`` defaults to :func:`spans_decades`.
+    are joined by a straight line of dots. ``log`` defaults to :func:`spans_decades`. The
+    series numbered in ``dotted`` get every other dot of their line only.
     """
     values = [v for s in series for v in s if v is not None and math.isfinite(v)]
     if log is None:
@@ -70,6 +73,14 @@ def draw(series: Sequence[Sequence[float | None]], width: int = WIDTH, height: i
     for k, s in enumerate(series):
         n = len(s)
         previous = None
+        every = 2 if k in dotted else 1
+        placed = [0]  # dots of this series so far (a dotted one sets every other)
+
+        def put(x: int, y: int, k=k, every=every, placed=placed) -> None:
+            if placed[0] % every == 0:
+                dot(x, y, k)
+            placed[0] += 1
+
         for i, v in enumerate(s):
             if v is None or not math.isfinite(v) or (log and v <= 0):
                 previous = None
@@ -78,12 +89,12 @@ def draw(series: Sequence[Sequence[float | None]], width: int = WIDTH, height: i
             y = (_half_up((y_of(v) - lo) / (hi - lo) * (dots_y - 1)) if hi > lo
                  else dots_y // 2)
             if previous is None:
-                dot(x, y, k)
+                put(x, y)
             else:
                 px, py = previous
                 steps = max(abs(x - px), abs(y - py))
                 for t in range(1, steps + 1):
-                    dot(_half_up(px + (x - px) * t / steps), _half_up(py + (y - py) * t / steps), k)
+                    put(_half_up(px + (x - px) * t / steps), _half_up(py + (y - py) * t / steps))
             previous = (x, y)
     rows = ["".join(chr(BRAILLE_BLANK + b) if b else " " for b in row) for row in bits]
     low, high = (10 ** lo, 10 ** hi) if log else (lo, hi)
@@ -100,7 +111,7 @@ def loss_chart(history: Mapping[str, Sequence[float | None]], width: int = WIDTH
              if any(v is not None and math.isfinite(v) for v in history.get(name, ()))]
     if not names:
         return None
-    canvas = draw([history[name] for name in names], width, height)
+    canvas = draw([history[name] for name in names], width, height, dotted=[1])
     top, bottom = f"{canvas.high:.4g}", f"{canvas.low:.4g}"
     gutter = max(len(top), len(bottom))
     text = Text()
@@ -119,7 +130,7 @@ def loss_chart(history: Mapping[str, Sequence[float | None]], width: int = WIDTH
     text.append(" " * (gutter + 2) + axis + "\n")
     text.append(" " * (gutter + 2))
     for k, name in enumerate(names):
-        text.append("⣀⣀ ", style=SERIES_STYLES[k])
+        text.append(LEGEND_GLYPHS[k], style=SERIES_STYLES[k])
         text.append(f"{name}  ")
     if canvas.log:
         text.append("(log scale)")

@@ -1,9 +1,10 @@
-"""Pictures of a run: loss curves, decision boundary, fitted curve, network diagram.
+"""Pictures of a run: loss curves, decision boundary, fitted curve, network diagram, the model
+as it learns, hidden units, layer statistics.
 
 Each picture is drawn from the run directory alone (see :mod:`nncli.plots.run`). The drawing
 functions return a matplotlib Figure, so that tests can read the plotted data back;
-:func:`nncli.plots.style.save` writes one. matplotlib is imported only when a picture is
-drawn: importing this package costs nothing.
+:func:`nncli.plots.style.save` writes one (the animation is written frame by frame instead).
+matplotlib is imported only when a picture is drawn: importing this package costs nothing.
 
 | what | file | drawn for |
 |---|---|---|
@@ -11,6 +12,9 @@ drawn: importing this package costs nothing.
 | boundary | decision_boundary.png | classification with two input features |
 | fit | fit.png | regression with one input feature |
 | network | network.png | every run |
+| animation | boundary.gif / fit.gif | as boundary / fit, for a run with snapshots.npz |
+| units | units.png | two input features and at least one hidden layer |
+| layers | layers.png | a run with layers.csv |
 """
 
 from __future__ import annotations
@@ -18,16 +22,29 @@ from __future__ import annotations
 import warnings
 from typing import Callable
 
+from pathlib import Path
+
 from ..errors import InputError, OutputFailed
-from .run import Points, Run, history_arrays, load, points_of
+from ..files import os_errors, write_atomic
+from .run import Points, Run, Snapshots, history_arrays, load, points_of
 from .style import save
 
 FILES = {"loss": "loss.png", "boundary": "decision_boundary.png", "fit": "fit.png",
-         "network": "network.png"}
-NEEDS_POINTS = ("boundary", "fit")
+         "network": "network.png", "animation": "boundary.gif", "units": "units.png",
+         "layers": "layers.png"}
+NEEDS_POINTS = ("boundary", "fit", "animation", "units")
 
-__all__ = ["FILES", "NEEDS_POINTS", "Points", "Run", "applicable", "draw", "draw_comparison",
-           "history_arrays", "load", "points_of", "save", "why_not", "write_run_plots"]
+__all__ = ["FILES", "NEEDS_POINTS", "Points", "Run", "Snapshots", "applicable", "draw",
+           "draw_comparison", "filename", "history_arrays", "load", "points_of", "save",
+           "save_picture", "why_not", "write_run_plots"]
+
+
+def filename(run: Run, what: str) -> str:
+    """The file of picture ``what`` in a run directory (the animation: boundary.gif for
+    classification, fit.gif for regression)."""
+    if what == "animation" and run.task == "regression":
+        return "fit.gif"
+    return FILES[what]
 
 
 def why_not(run: Run, what: str) -> str | None:
@@ -36,12 +53,23 @@ def why_not(run: Run, what: str) -> str | None:
         return "no loss curve: the run has no finished epoch"
     if what in NEEDS_POINTS and run.model.preprocessing.categorical:
         return f"no {what} picture: the run has categorical features (drawn for numbers only)"
-    if what == "boundary" and (run.task != "classification" or run.n_features != 2):
-        return (f"no decision boundary: it needs a classification run with 2 input features "
-                f"(this run: {run.task}, {run.n_features} features)")
-    if what == "fit" and (run.task != "regression" or run.n_features != 1):
-        return (f"no fitted curve: it needs a regression run with 1 input feature "
-                f"(this run: {run.task}, {run.n_features} features)")
+    if what in ("boundary", "animation") and run.task == "classification" \
+            and run.n_features != 2 or what == "boundary" and run.task != "classification":
+        return (f"no {'decision boundary' if what == 'boundary' else 'animation'}: it needs a "
+                f"classification run with 2 input features (this run: {run.task}, "
+                f"{run.n_features} features)")
+    if what in ("fit", "animation") and run.task == "regression" and run.n_features != 1 \
+            or what == "fit" and run.task != "regression":
+        return (f"no {'fitted curve' if what == 'fit' else 'animation'}: it needs a regression "
+                f"run with 1 input feature (this run: {run.task}, {run.n_features} features)")
+    if what == "animation" and (run.snapshots is None or not len(run.snapshots.epochs)):
+        return "no animation: the run has no snapshots.npz"
+    if what == "units" and (run.n_features != 2 or len(run.model.network.layers) < 2):
+        return (f"no unit maps: they need 2 input features and a hidden layer (this run: "
+                f"{run.n_features} features, {len(run.model.network.layers) - 1} hidden "
+                f"layers)")
+    if what == "layers" and not run.layers:
+        return "no layer statistics: the run has no layers.csv (training.layer_stats: false)"
     return None
 
 
@@ -65,18 +93,44 @@ def draw(run: Run, what: str, points: Points | None = None):
     if what == "fit":
         from .fit import fit_figure
         return fit_figure(run, points)
+    if what == "units":
+        from .learning import units_figure
+        return units_figure(run, points)
+    if what == "layers":
+        from .layers import layers_figure
+        return layers_figure(run)
+    if what == "animation":
+        raise ValueError("the animation is written frame by frame: save_picture")
     from .network import network_figure
     return network_figure(run)
 
 
-def draw_comparison(runs: list[Run]):
-    """Several runs' loss curves overlaid in one Figure."""
+def save_picture(run: Run, what: str, points: Points | None, path: str | Path) -> Path:
+    """Draw picture ``what`` and write it to ``path`` (whole or not at all)."""
+    path = Path(path)
+    if what != "animation":
+        return save(draw(run, what, points), path)
+    if path.suffix.lower() != ".gif":
+        raise InputError(f"--out {path}: the animation is a GIF; name the file .gif")
+    if not path.parent.is_dir():
+        raise InputError(f"--out {path}: folder {path.parent} does not exist")
+    reason = why_not(run, what)
+    if reason:
+        raise InputError(f"{run.path}: {reason}")
+    from .learning import animation
+    with os_errors(path):
+        return write_atomic(path, lambda f: animation(run, points, f))
+
+
+def draw_comparison(runs: list[Run], labels: list[str] | None = None):
+    """Several runs' loss curves overlaid in one Figure, labelled by ``labels`` (default:
+    what differs between their configs)."""
     from .loss import loss_figure
 
     for run in runs:
         if run.epochs == 0:
             raise InputError(f"{run.path}: {why_not(run, 'loss')}")
-    return loss_figure(runs)
+    return loss_figure(runs, labels)
 
 
 def write_run_plots(run: Run, points: Points | None,
@@ -95,7 +149,7 @@ def write_run_plots(run: Run, points: Points | None,
             if stop():
                 break
             try:
-                save(draw(run, what, points), run.path / FILES[what])
+                save_picture(run, what, points, run.path / filename(run, what))
             except OutputFailed:
                 raise
             except Exception as e:  # noqa: BLE001

@@ -8,7 +8,7 @@ again to get the training and validation points (the config reproduces them exac
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,18 @@ from ..data.prepare import decode_outputs
 from ..errors import InputError
 from ..metrics import HIGHER_IS_BETTER
 from ..runs.load import TrainedModel, load_run
-from ..runs.formats import read_history
+from ..runs.formats import read_history, read_layers
+from ..runs.snapshots import SNAPSHOTS, read_snapshots
+
+
+@dataclass
+class Snapshots:
+    """The weights at some epochs (runs/snapshots.py): epochs (k,), that epoch's loss (k,),
+    and each parameter stacked over them, by name."""
+
+    epochs: np.ndarray
+    loss: np.ndarray
+    params: dict[str, np.ndarray]
 
 
 @dataclass
@@ -26,6 +37,9 @@ class Run:
     name: str  # the config's name (model.json), not the directory's: stable before publishing
     history: dict[str, np.ndarray]  # column -> values per epoch, NaN for an empty cell
     model: TrainedModel
+    snapshots: Snapshots | None = None
+    layers: list[dict] = field(default_factory=list)  # layers.csv rows, thinned like history
+    config: dict | None = None  # config.yaml as read (comparisons label runs by it)
 
     @property
     def task(self) -> str:
@@ -59,7 +73,25 @@ def load(path: str | Path) -> Run:
     path = Path(path)
     model = load_run(path)  # raises InputError naming what is missing
     history = read_history(path / "history.csv", thin=True)  # as training drew it
-    return Run(path, str(model.description.get("name", path.name)), history_arrays(history), model)
+    layers = read_layers(path / "layers.csv", thin=True) if (path / "layers.csv").exists() else []
+    snapshots = None
+    if (path / SNAPSHOTS).exists():
+        shapes = {k: (v.shape, v.dtype) for k, v in model.network.parameters().items()}
+        snapshots = Snapshots(*read_snapshots(path / SNAPSHOTS, shapes))
+    return Run(path, str(model.description.get("name", path.name)), history_arrays(history),
+               model, snapshots, layers, _config(path))
+
+
+def _config(path: Path) -> dict | None:
+    """config.yaml as a plain mapping, or None when it is missing or unreadable (only the
+    labels of a comparison use it)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def history_arrays(history: list[dict]) -> dict[str, np.ndarray]:

@@ -61,11 +61,14 @@ class Snapshots:
         if epoch in self.wanted:
             self.add(epoch, loss, params)
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(epochs, loss, each parameter stacked), as :func:`read_snapshots` reads them."""
+        return (np.array(self.epochs, dtype=np.int64), np.array(self.loss, dtype=np.float64),
+                {name: np.stack([p[name] for p in self.params]) for name in self.names})
+
     def npz(self) -> bytes:
-        arrays = {"epochs": np.array(self.epochs, dtype=np.int64),
-                  "loss": np.array(self.loss, dtype=np.float64)}
-        for name in self.names:
-            arrays[name] = np.stack([p[name] for p in self.params])
+        epochs, loss, params = self.arrays()
+        arrays = {"epochs": epochs, "loss": loss, **params}
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         return buf.getvalue()

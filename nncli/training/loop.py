@@ -150,6 +150,10 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
         dropout_rng = None  # never drawn from: no state to keep
     ws = net.workspace(bs, dropout=dropout)
     val_ws = net.workspace(min(len(validation[0]), CHUNK_ROWS)) if validation else None
+    # A step output (the perceptron) flips its outputs with every update: its accuracy is
+    # taken with the weights at the end of the epoch, the weights the summary reports on.
+    end_metric = (net.workspace(min(n, CHUNK_ROWS))
+                  if not net.layers[-1].activation.differentiable else None)
     optimizer = optimizer_for(net, training)
     penalty = penalty_for(net, training)
     control = EpochControl(training, validation is not None, net.theta)
@@ -229,6 +233,9 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
 
         if weights is None:
             size = n  # the plain mean, divided exactly as it always was
+        if end_metric is not None:
+            evaluated = evaluate(net, loss, X, Y, metric.fn, end_metric)[2]
+            np.copyto(outputs, evaluated)
         record = epoch_record(columns, epoch, (total, penalty_total, size), outputs, Y, metric,
                               lr, net, loss, validation, val_ws, val_weights)
         if validation is not None and not math.isfinite(record["val_loss"]):

@@ -261,7 +261,7 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
         layers = recording.layers_thinned.history() if recording.layers_thinned.last else []
         if plots and result.status != "interrupted":
             plot_problems = _draw(writer.tmp, experiment, history, description, metrics,
-                                  hooks.stop_requested)
+                                  hooks.stop_requested, layers, recording.snapshots)
         run_dir = writer.commit()
     except BaseException as e:
         # Kept under its hidden name: an assembled run, and the last checkpoint when the
@@ -343,7 +343,7 @@ def _checked_rows(path: Path, start: FitResult):
 
 
 def _draw(path: Path, experiment: Experiment, history: list[dict], description: dict,
-          metrics: dict, stop) -> list[str]:
+          metrics: dict, stop, layers: list[dict], snapshots: Snapshots | None) -> list[str]:
     """The run's pictures, drawn from what is in memory (nothing is read back from ``path``);
     returns the problems (a picture that cannot be drawn never costs the run). ``stop()``
     (a signal) ends the drawing."""
@@ -353,7 +353,9 @@ def _draw(path: Path, experiment: Experiment, history: list[dict], description: 
 
     model = trained_model(path, ModelFile.model_validate(description), description,
                           experiment.network, metrics["status"])
-    run = plots.Run(path, experiment.config.name, plots.history_arrays(history), model)
+    kept = plots.Snapshots(*snapshots.arrays()) if snapshots and snapshots.epochs else None
+    run = plots.Run(path, experiment.config.name, plots.history_arrays(history), model, kept,
+                    layers)
     return plots.write_run_plots(run, plots.points_of(experiment), stop)
 
 

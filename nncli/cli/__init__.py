@@ -35,6 +35,7 @@ try:
     from . import plot, show  # noqa: F401
     from . import config  # noqa: F401
     from . import check, explain, export  # noqa: F401
+    from . import doctor, report  # noqa: F401
 finally:
     if _quiet:
         _signal.signal(_signal.SIGINT, _signal.default_int_handler)

@@ -54,14 +54,18 @@ def train(
     from ..training.train import resume_run, train_from_config
     from .progress import CliHooks, TrainingProgress
 
+    report = None
+    if not no_plots:  # report.html goes with the pictures
+        from ..insight.report import draft_report as report
     stop = StopOnSignal()  # Ctrl-C / SIGTERM: stop after the batch, keep the run
     with stop, TrainingProgress(quiet) as progress:
         hooks = CliHooks(progress, stop, quiet)
         if resume is not None:
-            outcome = resume_run(resume, set_ or [], out, hooks, plots=not no_plots)
+            outcome = resume_run(resume, set_ or [], out, hooks, plots=not no_plots,
+                                 report=report)
         else:
             outcome = train_from_config(config, set_ or [], out or Path("runs"), hooks,
-                                        plots=not no_plots)
+                                        plots=not no_plots, report=report)
     for problem in outcome.plot_problems:
         console.warning(problem)
     if not quiet:

@@ -93,6 +93,16 @@ def save(fig, path: str | Path) -> Path:
         return write_atomic(path, render)
 
 
+def png_bytes(fig) -> bytes:
+    """``fig`` as the PNG bytes :func:`save` would write (for pages that inline it)."""
+    import io
+
+    buf = io.BytesIO()
+    with house_style(), np.errstate(all="ignore"):
+        _write_png(fig, buf)
+    return buf.getvalue()
+
+
 def _write_png(fig, f) -> None:
     """The rendered pixels reduced to a 256-colour palette: a third of the bytes of matplotlib's
     own PNG and indistinguishable at this size (no dithering, so still deterministic), which

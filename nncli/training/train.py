@@ -6,6 +6,7 @@ import functools
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -50,19 +51,27 @@ class TrainOutcome:
     layers: list[dict] = field(default_factory=list)  # layers.csv, thinned the same way
 
 
+# What writes report.html into a run being assembled (nncli.insight.report.draft_report: the
+# command line passes it in, since the report sits above the trainer); it gets the run as a
+# TrainOutcome whose run_dir is the hidden directory, and returns its problems.
+Reporter = Callable[[TrainOutcome], list[str]]
+
+
 def train_from_config(config_path: str | Path, overrides: list[str] = (),
                       out: str | Path = "runs", hooks: TrainHooks | None = None,
-                      plots: bool = False) -> TrainOutcome:
+                      plots: bool = False, report: Reporter | None = None) -> TrainOutcome:
     """Validate, train, and write a new run directory under ``out``.
 
     Bad input raises InputError before anything is written. A diverged or interrupted run is
     still written, with its status and the last finite weights, so nothing good is lost; an
     interrupted one also gets the checkpoint that ``resume_run`` continues from.
-    ``plots=True`` adds the pictures (nncli.plots) to a finished or diverged run.
+    ``plots=True`` adds the pictures (nncli.plots) to a finished or diverged run, and
+    ``report`` (with them) its report.html.
     """
     config_path = Path(config_path)
     experiment = prepare(load_config(config_path, overrides), config_path)
-    return _train_and_publish(experiment, Path(out), hooks or TrainHooks(), plots=plots)
+    return _train_and_publish(experiment, Path(out), hooks or TrainHooks(), plots=plots,
+                              report=report)
 
 
 # What --set may change when resuming: neither changes the weights of the epochs in common.
@@ -70,7 +79,8 @@ RESUME_OVERRIDES = ("training.epochs", "training.checkpoint_every")
 
 
 def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path | None = None,
-               hooks: TrainHooks | None = None, plots: bool = False) -> TrainOutcome:
+               hooks: TrainHooks | None = None, plots: bool = False,
+               report: Reporter | None = None) -> TrainOutcome:
     """Continue an interrupted run (or the hidden ``.partial`` directory of a checkpointed run
     that was killed) to its configured epochs; the final weights are those of a run that never
     stopped, bit for bit.
@@ -105,7 +115,7 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
         start = restore(checkpoint, experiment)
         outcome = _train_and_publish(experiment, out, hooks or TrainHooks(), start=start,
                                      resumed_from=run_dir, plots=plots,
-                                     carried=checkpoint.state)
+                                     carried=checkpoint.state, report=report)
         if partial and not discard_partial(run_dir, RUN_FILES + (CHECKPOINT,)):
             warnings.warn(NncliWarning(f"{run_dir} was kept: it holds files nncli did not write "
                                        f"there; the resumed run is {outcome.run_dir}"))
@@ -228,7 +238,8 @@ class _Recording(Hooks):
 
 def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
                        start: FitResult | None = None, resumed_from: Path | None = None,
-                       plots: bool = False, carried=None) -> TrainOutcome:
+                       plots: bool = False, carried=None,
+                       report: Reporter | None = None) -> TrainOutcome:
     writer = RunWriter(out, experiment.config.name)
     recording = _Recording(hooks, experiment, writer)
     try:
@@ -262,6 +273,9 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
         if plots and result.status != "interrupted":
             plot_problems = _draw(writer.tmp, experiment, history, description, metrics,
                                   hooks.stop_requested, layers, recording.snapshots)
+            if report is not None and not hooks.stop_requested():
+                plot_problems += report(TrainOutcome(writer.tmp, experiment, result, metrics,
+                                                     plot_problems, history, layers))
         run_dir = writer.commit()
     except BaseException as e:
         # Kept under its hidden name: an assembled run, and the last checkpoint when the

@@ -1,0 +1,47 @@
+"""`nncli report RUN_DIR...`: a run, or several, on one self-contained page for the browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from ..errors import InputError
+from . import console
+from .app import command
+from .options import RunDirs
+
+REPORT_FILE = "report.html"
+
+
+@command(epilog="Examples: nncli report runs/moons-20260101-120000"
+                "\n\nnncli report runs/a runs/b --label 'lr 0.1' --label 'lr 0.01' "
+                "--out compare.html\n\nnncli report sweeps/lr (every run of a sweep)")
+def report(
+    run_dirs: RunDirs,
+    out: Optional[Path] = typer.Option(
+        None, "--out", metavar="FILE", help="Write the page here. Default: report.html in "
+        "the run directory for one run; in the current folder for several."),
+    label: Optional[List[str]] = typer.Option(
+        None, "--label", help="The runs' names in the comparison, one per run, in order "
+        "(default: what differs between their configs, as lr=0.01)."),
+):
+    """Write report.html: config, metrics, doctor's findings, loss curves, the animation, the
+    hidden units, the network and the layer statistics, images and data inline (no network
+    needed to view it). Several runs, or a folder of runs (a sweep's), give one page that
+    compares them. Prints the file written."""
+    from ..insight.report import expand, write_comparison, write_run_report
+
+    runs = expand(run_dirs)
+    if label and len(label) != len(runs):
+        raise InputError(f"--label: {len(label)} labels for {len(runs)} runs; give one per run")
+    if out is not None and out.suffix.lower() not in (".html", ".htm"):
+        raise InputError(f"--out {out}: a report is an .html file")
+    if out is not None and not out.parent.is_dir():
+        raise InputError(f"--out {out}: folder {out.parent} does not exist")
+    if len(runs) == 1 and not label:
+        path = write_run_report(runs[0], out)
+    else:
+        path = write_comparison(runs, out or Path.cwd() / REPORT_FILE, label)
+    console.emit(f"{path}\n")

@@ -1,0 +1,165 @@
+"""`nncli doctor`: a run that shows each condition gets the finding that names it, with
+evidence and a runnable fix; the healthy shipped configs get none; --verify trains the fix."""
+
+import json
+import warnings
+
+import pytest
+
+from conftest import CONFIGS, Cli, write_config
+
+from nncli.insight.doctor import diagnose, facts_of_run
+from nncli.training.train import train_from_config
+
+MOONS = "data: {source: moons, n_samples: 200, noise: 0.2}\n"
+CONDITIONS = {
+    "diverged": ("data: {source: regression, n_samples: 40, n_features: 2}\n"
+                 "network: {layers: [{units: 1, activation: linear}]}\n"
+                 "training: {batch: full, learning_rate: 50, epochs: 300}\n"),
+    "oscillating": (MOONS + "network: {layers: [{units: 8, activation: tanh}, "
+                    "{units: 2, activation: softmax}]}\n"
+                    "training: {batch: full, learning_rate: 40, epochs: 40}\n"),
+    "flat": (MOONS + "network: {layers: [{units: 8, activation: tanh}, "
+             "{units: 2, activation: softmax}]}\n"
+             "training: {batch: full, learning_rate: 0.00001, epochs: 20}\n"),
+    "vanishing": (MOONS + "network: {layers: ["
+                  + "{units: 6, activation: sigmoid}, " * 8 + "{units: 2, activation: softmax}]}\n"
+                  "training: {batch: full, learning_rate: 0.01, epochs: 20}\n"),
+    "dead_relu": (MOONS + "network: {layers: [{units: 4, activation: relu, "
+                  "biases: [-50, -50, -50, -50]}, {units: 2, activation: softmax}]}\n"
+                  "training: {batch: full, learning_rate: 0.1, epochs: 12}\n"),
+    "saturated": (MOONS + "network: {layers: [{units: 2, activation: tanh, "
+                  "weights: [[40, -40], [40, 40]]}, {units: 2, activation: softmax}]}\n"
+                  "training: {batch: full, learning_rate: 0.01, epochs: 12}\n"),
+    "underfitting": None,  # configs/xor-perceptron.yaml
+    "overfitting": None,  # configs/moons-overfit.yaml
+    "unscaled_inputs": ("data: {source: blobs, n_samples: 60, centers: 2, cluster_std: 30, "
+                        "scale: none}\n"
+                        "network: {layers: [{units: 8, activation: relu}, "
+                        "{units: 2, activation: softmax}]}\n"
+                        "training: {batch: full, learning_rate: 0.001, epochs: 12}\n"),
+    "unscaled_target": ("data: {source: regression, n_samples: 60, n_features: 2, noise: 1, "
+                        "scale_target: none}\n"
+                        "network: {layers: [{units: 8, activation: tanh}, "
+                        "{units: 1, activation: linear}]}\n"
+                        "training: {batch: full, learning_rate: 0.0001, epochs: 12}\n"),
+    "class_imbalance": ("data: {source: inline, task: classification, x: [[0, 0], [0, 1], "
+                        "[1, 0], [1, 1], [2, 0], [2, 1], [0, 2], [1, 2], [2, 2], [3, 3], "
+                        "[3, 0], [3, 1]], y: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]}\n"
+                        "network: {layers: [{units: 4, activation: tanh}, "
+                        "{units: 1, activation: sigmoid}]}\n"
+                        "training: {batch: full, learning_rate: 0.5, epochs: 12}\n"),
+}
+SHIPPED = {"underfitting": "xor-perceptron.yaml", "overfitting": "moons-overfit.yaml"}
+EVIDENCE = {
+    "diverged": "validation loss became inf at the end of epoch",
+    "oscillating": "the loss rose by more than 5%",
+    "flat": "the loss went from 0.9203 to 0.9201 in 20 epochs",
+    "vanishing": "layer 1's gradient RMS is",
+    "dead_relu": "4 of the 4 relu units of layer 1 output 0 on every sampled training row",
+    "saturated": "of layer 1's tanh outputs lie in the flat part",
+    "underfitting": "train accuracy 0.5 after 25 epochs; always answering the most common "
+                    "class gives 0.5",
+    "overfitting": "val_loss was lowest at epoch 20 (0.2703) and rose to 0.8828 by epoch 300",
+    "unscaled_inputs": "data.scale is none and input 'x1' has a standard deviation of",
+    "unscaled_target": "the target's standard deviation is",
+    "class_imbalance": "class 1: 1 of 12 training rows, class 0: 11",
+}
+FIX = {
+    "diverged": ["training.learning_rate=5"],
+    "oscillating": ["training.learning_rate=13"],
+    "flat": ["training.learning_rate=0.0001"],
+    "dead_relu": ["network.layers.0.activation=leaky_relu"],
+    "overfitting": ["training.early_stopping={patience: 20}"],
+    "unscaled_inputs": ["data.scale=standard"],
+    "unscaled_target": ["data.scale_target=standard"],
+    "class_imbalance": ["training.class_weight=balanced"],
+    "underfitting": ["network.layers=[{units: 8, activation: tanh}, "
+                     "{units: 1, activation: sigmoid}]", "training.loss=binary_cross_entropy"],
+}
+
+
+@pytest.fixture(scope="module")
+def sick(tmp_path_factory):
+    """One run per condition (each a fraction of a second)."""
+    folder = tmp_path_factory.mktemp("sick")
+    runs = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for code, text in CONDITIONS.items():
+            config = CONFIGS / SHIPPED[code] if text is None else \
+                write_config(folder, text, f"{code}.yaml")
+            runs[code] = train_from_config(config, [], folder / "runs").run_dir
+    return runs
+
+
+@pytest.mark.parametrize("code", list(CONDITIONS))
+def test_each_condition_is_named_with_its_evidence_and_fix(sick, code):
+    findings = {f.code: f for f in diagnose(facts_of_run(sick[code]))}
+    name = "flat" if code == "vanishing" else code
+    assert name in findings, findings
+    finding = findings[name]
+    assert EVIDENCE[code] in finding.evidence
+    if code in FIX:
+        assert finding.fix == FIX[code]
+    if code == "vanishing":  # the fix: relu in every sigmoid hidden layer
+        assert finding.fix == [f"network.layers.{i}.activation=relu" for i in range(8)]
+        assert "gradient vanishes" in finding.title
+
+
+def test_the_fixes_are_runnable_as_printed(sick, tmp_path):
+    """Every fix is a --set nncli train accepts: config validation passes (one epoch)."""
+    from nncli.config import load_config
+
+    for code, run in sick.items():
+        for finding in diagnose(facts_of_run(run)):
+            load_config(run / "config.yaml", finding.fix)  # raises InputError if not
+
+
+def test_healthy_shipped_configs_get_no_finding(tmp_path):
+    shipped = {"blobs.yaml": [], "moons.yaml": [], "moons-adam.yaml": [], "xor-mlp.yaml": [],
+               "penguins-csv.yaml": [], "penguins-messy.yaml": [],
+               "example-a-one-weight.yaml": [], "example-b-two-layers.yaml": [],
+               "digits.yaml": ["training.epochs=5"], "regression.yaml": ["training.epochs=10"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, sets in shipped.items():
+            run = train_from_config(CONFIGS / name, sets, tmp_path).run_dir
+            assert diagnose(facts_of_run(run)) == [], name
+
+
+def test_doctor_command_prints_findings_and_no_problems(sick, tmp_path):
+    cli = Cli(tmp_path / "runs")
+    r = cli("doctor", sick["class_imbalance"])
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert out.startswith(f"{sick['class_imbalance']}: ")
+    assert "Imbalanced classes [class_imbalance]" in out
+    assert f"try: nncli train {sick['class_imbalance']}/config.yaml --set " \
+           f"training.class_weight=balanced" in out
+    r = cli("doctor", sick["overfitting"], "--json")
+    data = json.loads(r.stdout)
+    (finding,) = data["findings"]
+    assert finding["code"] == "overfitting"
+    assert finding["command"] == (f"nncli train {sick['overfitting']}/config.yaml --set "
+                                  f"\"training.early_stopping={{patience: 20}}\"")
+    healthy = train_from_config(CONFIGS / "xor-mlp.yaml", [], tmp_path / "h").run_dir
+    r = cli("doctor", healthy)
+    assert r.stdout == f"{healthy}: no problems found\n"
+    r = cli("doctor", tmp_path / "missing")
+    assert r.exit_code == 2 and r.stderr == f"error: {tmp_path / 'missing'}: no such run directory\n"
+
+
+def test_verify_trains_the_fix_beside_the_run_and_says_which_did_better(sick, tmp_path):
+    run = sick["overfitting"]
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    cli = Cli(tmp_path)
+    r = cli("doctor", run, "--verify", "--out", tmp_path / "fixed", "--json")
+    assert r.exit_code == 0, r.output
+    (finding,) = json.loads(r.stdout)["findings"]
+    verdict = finding["verify"]
+    assert verdict["better"] is True and verdict["measure"] == "val_loss"
+    assert verdict["original"] == pytest.approx(0.8828, abs=1e-4)
+    assert verdict["fixed"] == pytest.approx(0.2703, abs=1e-4)  # early stopping's best epoch
+    assert len(list((tmp_path / "fixed").iterdir())) == 1
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # the run is untouched

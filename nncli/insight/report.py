@@ -55,7 +55,7 @@ def run_page(run_dir: Path, facts: Facts, history: list[dict], layers: list[dict
     name = facts.config.name
     metrics = facts.metrics
     body = [f"<h1>{_e(name)}</h1>", _status(metrics), _metrics_table(metrics),
-            "<h2>Doctor</h2>", _findings(diagnose(facts), str(Path(run_dir) / "config.yaml")),
+            "<h2>Doctor</h2>", _findings(diagnose(facts)),
             "<h2>Pictures</h2>", _pictures(run_dir),
             "<h2>Layer statistics</h2>", _layers_table(layers),
             _downloads(history, layers),
@@ -126,7 +126,7 @@ def compare_page(run_dirs: list[Path], labels: list[str] | None = None) -> str:
         facts = facts_of_run(run.path)
         sections += [f"<h2 id='run-{_e(run.path.name)}'>{_e(run.path.name)}</h2>",
                      _status(facts.metrics), _metrics_table(facts.metrics),
-                     _findings(diagnose(facts), str(run.path / "config.yaml")),
+                     _findings(diagnose(facts)),
                      _pictures(run.path),
                      f"<details><summary>config</summary><pre>{_e(_config_text(run.path))}"
                      f"</pre></details>"]
@@ -186,13 +186,16 @@ def _metrics_table(metrics: dict) -> str:
     return f"<table>{head}{rows}</table>"
 
 
-def _findings(findings: list[Finding], config: str) -> str:
+def _findings(findings: list[Finding]) -> str:
+    """Doctor's findings; each fix as a command to run in the run's directory (the page does
+    not know where the run will be: it is written before the run is published)."""
     if not findings:
         return "<p class='healthy'>no problems found</p>"
     out = []
     for f in findings:
         out.append(f"<div class='finding'><p><b>{_e(f.title)}</b> <code>{_e(f.code)}</code></p>"
-                   f"<p>{_e(f.evidence)}</p><p>try: <code>{_e(f.command(config))}</code>"
+                   f"<p>{_e(f.evidence)}</p><p>try, in the run directory: "
+                   f"<code>{_e(f.command('config.yaml'))}</code>"
                    + (f" ({_e(f.why)})" if f.why else "") + "</p></div>")
     return "\n".join(out)
 

@@ -53,7 +53,7 @@ def test_run_directory_contents(cli, configs):
     assert run.name.startswith("blobs-")
     assert sorted(p.name for p in run.iterdir()) == \
         ["boundary.gif", "config.yaml", "decision_boundary.png", "history.csv", "layers.csv",
-         "loss.png", "metrics.json", "model.json", "network.png", "report.html",
+         "layers.png", "loss.png", "metrics.json", "model.json", "network.png", "report.html",
          "snapshots.npz", "units.png", "weights.npz"]  # pictures: docs/plots.md
     rows = list(csv.reader((run / "history.csv").open()))
     assert rows[0] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
@@ -207,8 +207,9 @@ def test_version_and_help(cli):
     assert r.exit_code == 0 and r.stdout == f"nncli {nncli.__version__}\n"
     from nncli.cli import app
     commands = sorted(c.name or c.callback.__name__ for c in app.registered_commands)
-    assert commands == ["check", "config", "evaluate", "explain", "export", "gradcheck", "plot",
-                        "predict", "runs", "schema", "show", "sweep", "trace", "train"]
+    assert commands == ["check", "config", "doctor", "evaluate", "explain", "export",
+                        "gradcheck", "plot", "predict", "report", "runs", "schema", "show",
+                        "sweep", "trace", "train"]
     for command in commands:  # every command explains itself with an example
         r = cli(command, "--help")
         assert r.exit_code == 0

@@ -193,12 +193,12 @@ def test_shared_options_are_one_declaration(tree):
     for name, command in commands().items():
         for param in seen:
             seen[param] += [(name, p) for p in params(command, param)]
-    assert {n for n, _ in seen["run_dir"]} == {"predict", "evaluate", "show"}
+    assert {n for n, _ in seen["run_dir"]} == {"predict", "evaluate", "show", "doctor"}
     assert {n for n, _ in seen["set_"]} == {"train", "gradcheck", "trace", "sweep", "config",
                                             "check", "explain", "export"}
     assert {n for n, _ in seen["json_"]} == {"train", "predict", "evaluate", "gradcheck",
                                              "sweep", "runs", "show", "config", "check",
-                                             "explain"}
+                                             "explain", "doctor"}
     for param, found in seen.items():
         helps = {p.help for _, p in found}
         assert len(helps) == 1, (param, helps)

@@ -85,22 +85,26 @@ def runs(tmp_path_factory):
 
 
 @pytest.mark.parametrize("key,expected", [
-    ("blobs", {"loss.png", "decision_boundary.png", "network.png"}),
-    ("xor", {"loss.png", "decision_boundary.png", "network.png"}),
-    ("wave", {"loss.png", "fit.png", "network.png"}),
-    ("blobs3d", {"loss.png", "network.png"}),  # 3 features: no boundary; classification: no fit
+    ("blobs", {"loss.png", "decision_boundary.png", "network.png", "boundary.gif", "units.png",
+               "layers.png"}),
+    ("xor", {"loss.png", "decision_boundary.png", "network.png", "boundary.gif", "units.png",
+             "layers.png"}),
+    ("wave", {"loss.png", "fit.png", "network.png", "fit.gif", "layers.png"}),
+    # 3 features: no boundary, no animation, no unit maps; classification: no fit
+    ("blobs3d", {"loss.png", "network.png", "layers.png"}),
 ])
 def test_each_picture_is_written_when_it_applies(runs, key, expected):
-    assert {p.name for p in runs[key].glob("*.png")} == expected
+    assert {p.name for p in runs[key].glob("*.*")
+            if p.suffix in (".png", ".gif")} == expected
     assert not list(runs[key].glob(".*"))  # no temporary file left behind
 
 
 @pytest.mark.parametrize("key,name,size", [
     ("blobs", "loss.png", (1050, 380)),  # two panels, 10.5 x 3.8 in at 100 dpi
     ("blobs", "decision_boundary.png", (640, 520)),
-    ("xor", "network.png", (700, 360)),  # 3 columns: 1.6 * 3 + 2.2 in wide; 3.6 in high
+    ("xor", "network.png", (800, 340)),  # 3 columns: 2.2 * 3 + 1.4 in wide; 4 slots: 3.4 in
     ("wave", "fit.png", (640, 460)),
-    ("blobs3d", "network.png", (700, 788)),  # 16 slots: 0.38 * 16 + 1.8 in high
+    ("blobs3d", "network.png", (720, 940)),  # 16 slots: 0.5 * 16 + 1.4 in high; no labels
 ])
 def test_pictures_are_valid_pngs_of_sensible_size(runs, key, name, size):
     path = runs[key] / name
@@ -232,7 +236,7 @@ def test_network_diagram_draws_every_weight_by_sign_and_size(runs):
     np.testing.assert_array_equal(np.sort(edges.get_array()), np.sort(weights))
     widths = edges.get_linewidths()
     drawn = np.asarray(edges.get_array())
-    assert widths[np.argmax(np.abs(drawn))] == pytest.approx(3.0)  # the largest |weight|
+    assert widths[np.argmax(np.abs(drawn))] == pytest.approx(4.0)  # the largest |weight|
     assert np.all(np.diff(np.abs(drawn)) >= 0)  # strongest drawn last, on top
     np.testing.assert_array_equal(collection(ax, "neurons:1").get_array(), layers[0].b)
     labels = {t.get_text() for t in ax.texts}
@@ -255,7 +259,8 @@ def test_same_bytes_every_time_and_from_nncli_plot(runs, tmp_path):
     cli = Cli(tmp_path)
     r = cli("plot", runs["blobs"], "--out", tmp_path)
     assert r.exit_code == 0, r.output
-    names = ["loss.png", "decision_boundary.png", "network.png"]
+    names = ["loss.png", "decision_boundary.png", "network.png", "boundary.gif", "units.png",
+             "layers.png"]
     assert r.stdout.splitlines() == [str(tmp_path / n) for n in names]
     for name in names:
         assert (tmp_path / name).read_bytes() == (runs["blobs"] / name).read_bytes(), name
@@ -307,7 +312,8 @@ def test_a_failing_picture_is_a_warning_and_the_run_is_kept(tmp_path, monkeypatc
     assert r.exit_code == 0, r.output
     assert "warning: decision_boundary.png not written: RuntimeError: no ink" in r.stderr
     (run,) = cli.run_dirs()
-    assert {p.name for p in run.glob("*.png")} == {"loss.png", "network.png"}
+    assert {p.name for p in run.glob("*.png")} == {"loss.png", "network.png", "units.png",
+                                                     "layers.png"}
     assert (run / "metrics.json").exists()
 
 
@@ -328,7 +334,8 @@ def test_training_draws_from_memory_without_reading_the_run_or_its_data_again(tm
                                 plots=True)
     assert outcome.plot_problems == []
     assert {p.name for p in outcome.run_dir.glob("*.png")} == {
-        "loss.png", "decision_boundary.png", "network.png"}
+        "loss.png", "decision_boundary.png", "network.png", "units.png", "layers.png"}
+    assert (outcome.run_dir / "boundary.gif").exists()
 
 
 def test_a_diverged_run_still_gets_its_pictures(tmp_path):
@@ -340,7 +347,8 @@ def test_a_diverged_run_still_gets_its_pictures(tmp_path):
     assert r.exit_code == 1
     assert "warning" not in r.stderr and "Warning" not in r.stderr
     (run,) = cli.run_dirs()
-    assert {p.name for p in run.glob("*.png")} == {"loss.png", "fit.png", "network.png"}
+    assert {p.name for p in run.glob("*.png")} == {"loss.png", "fit.png", "network.png",
+                                                     "layers.png"}
 
 
 # --- nncli plot ---------------------------------------------------------------------------
@@ -349,11 +357,12 @@ def test_plot_all_redraws_into_the_run_directory(runs, tmp_path):
     import shutil
     run = tmp_path / runs["xor"].name
     shutil.copytree(runs["xor"], run)
-    for p in run.glob("*.png"):
+    for p in [*run.glob("*.png"), *run.glob("*.gif")]:
         p.unlink()
     r = Cli(tmp_path)("plot", run)
     assert r.exit_code == 0, r.output
-    names = ("loss.png", "decision_boundary.png", "network.png")
+    names = ("loss.png", "decision_boundary.png", "network.png", "boundary.gif", "units.png",
+             "layers.png")
     assert r.stdout.splitlines() == [str(run / n) for n in names]
     for name in names:
         assert (run / name).read_bytes() == (runs["xor"] / name).read_bytes()
@@ -363,12 +372,12 @@ def test_plot_compares_several_runs(runs, tmp_path):
     out = tmp_path / "compare.png"
     r = Cli(tmp_path)("plot", runs["blobs"], runs["blobs3d"], "--out", out)
     assert r.exit_code == 0, r.output
-    assert png_info(out)[:2] == (1050, 380)
-    fig = plots.draw_comparison([plots.load(runs["blobs"]), plots.load(runs["blobs3d"])])
+    fig = plots.draw_comparison([plots.load(runs["blobs"]), plots.load(runs["blobs3d"])],
+                                ["two", "three"])
+    assert png_info(out)[1] == 380 and png_info(out)[0] > 1050  # the legend beside the panels
     lines = fig.axes[0].get_lines()
     assert [l.get_label() for l in lines] == [
-        f"{runs['blobs'].name} train", f"{runs['blobs'].name} validation",
-        f"{runs['blobs3d'].name} train", f"{runs['blobs3d'].name} validation"]
+        "two train", "two validation", "three train", "three validation"]
     np.testing.assert_array_equal(lines[2].get_ydata(), history(runs["blobs3d"])["loss"])
     assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
     assert lines[1].get_linestyle() == "--"
@@ -379,7 +388,7 @@ def test_plot_compares_into_the_current_folder_by_default(runs, tmp_path, monkey
     r = Cli(tmp_path)("plot", runs["blobs"], runs["xor"])
     assert r.exit_code == 0, r.output
     assert r.stdout == f"{tmp_path / 'loss-comparison.png'}\n"
-    assert png_info(tmp_path / "loss-comparison.png")[0] == 1050
+    assert png_info(tmp_path / "loss-comparison.png")[0] > 1050
 
 
 @pytest.mark.parametrize("args,message", [
@@ -387,7 +396,7 @@ def test_plot_compares_into_the_current_folder_by_default(runs, tmp_path, monkey
                                        "2 input features (this run: regression, 1 features)"),
     (["{blobs3d}", "--what", "fit"], "no fitted curve: it needs a regression run with 1 input"),
     (["{blobs}", "{xor}", "--what", "network"], "several runs are compared by their loss curves"),
-    (["{blobs}", "--out", "{tmp}/x.png"], "--out {tmp}/x.png: 3 pictures do not fit in one file"),
+    (["{blobs}", "--out", "{tmp}/x.png"], "--out {tmp}/x.png: 6 pictures do not fit in one file"),
     (["{blobs}", "--what", "loss", "--out", "{tmp}/x.jpg"], "unknown picture format '.jpg'"),
     (["{blobs}", "--what", "loss", "--out", "{tmp}/nowhere/x.png"], "does not exist"),
     (["{tmp}"], "no model.json"),
@@ -406,14 +415,140 @@ def test_plot_refuses_a_run_without_epochs(runs, tmp_path):
     import shutil
     run = tmp_path / "empty"
     shutil.copytree(runs["xor"], run)
-    for p in run.glob("*.png"):
+    for p in [*run.glob("*.png"), *run.glob("*.gif")]:
         p.unlink()
     (run / "history.csv").write_text("epoch,loss,accuracy\n")
     r = Cli(tmp_path)("plot", run, "--what", "loss")
     assert r.exit_code == 2 and "no loss curve: the run has no finished epoch" in r.stderr
     r = Cli(tmp_path)("plot", run)  # all that apply: the rest is drawn
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in run.glob("*.png")) == ["decision_boundary.png", "network.png"]
+    assert sorted(p.name for p in run.glob("*.png")) == [
+        "decision_boundary.png", "layers.png", "network.png", "units.png"]
     (run / "history.csv").write_text("epoch,loss\n1,abc\n")
     r = Cli(tmp_path)("plot", run)
     assert r.exit_code == 2 and "history.csv: line 2: loss is not a number: 'abc'" in r.stderr
+
+
+# --- issue 16: the model as it learns, hidden units, corrected pictures ----------------------
+
+def gif_frames(path):
+    from PIL import Image
+
+    with Image.open(path) as im:
+        durations = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            durations.append(im.info["duration"])
+        return im.n_frames, im.size, durations
+
+
+def test_the_animation_has_a_frame_per_snapshot_with_epoch_and_loss(runs):
+    from nncli.runs.snapshots import snapshot_epochs
+
+    frames, size, durations = gif_frames(runs["xor"] / "boundary.gif")
+    assert frames == len(snapshot_epochs(60)) == 34
+    assert size == (520, 380)
+    assert durations == [250] * 33 + [2000]  # the last frame stays
+    frames, _, _ = gif_frames(runs["wave"] / "fit.gif")  # regression: the fitted curve
+    assert frames == 20
+    assert not (runs["blobs3d"] / "boundary.gif").exists()  # three features: no animation
+
+
+def test_each_frame_is_drawn_from_its_snapshot(runs):
+    """The frame function draws snapshot k's model, titled with its epoch and loss."""
+    from nncli.plots.learning import _boundary_frames, snapshot_model
+
+    run = plots.load(runs["xor"])
+    points = run_points(run.path)
+    fig, moving, update = _boundary_frames(run, points)
+    image, title = moving[0], moving[-1]
+    update(len(run.snapshots.epochs) - 1)
+    assert title.get_text() == f"xor-mlp: epoch 60, loss {run.history['loss'][-1]:.4g}"
+    last = snapshot_model(run, len(run.snapshots.epochs) - 1)
+    # the last snapshot is the trained network
+    for a, b in zip(last.network.layers, run.model.network.layers):
+        np.testing.assert_array_equal(a.W, b.W)
+    x0, x1, y0, y1 = image.get_extent()
+    grid = np.column_stack([np.linspace(x0, x1, 100), np.full(100, y0)])
+    np.testing.assert_allclose(np.asarray(image.get_array())[0],
+                               run.model.predict_proba(grid)[:, 1], rtol=1e-12)
+
+
+def test_unit_maps_show_each_hidden_units_activation(runs):
+    run = plots.load(runs["xor"])  # 2-4-1: four tanh units
+    points = run_points(run.path)
+    fig = plots.draw(run, "units", points)
+    maps = {im.get_gid(): im for ax in fig.axes for im in ax.get_images()}
+    assert set(maps) == {f"unit:1:{j}" for j in range(1, 5)}
+    x0, x1, y0, y1 = maps["unit:1:1"].get_extent()
+    corner = np.array([[x0, y0]])
+    layer = run.model.network.layers[0]
+    expected = np.tanh(corner @ layer.W + layer.b)  # XOR is not scaled
+    for j in range(4):
+        assert np.asarray(maps[f"unit:1:{j + 1}"].get_array())[0, 0] == \
+            pytest.approx(expected[0, j], rel=1e-9)
+    assert plots.why_not(plots.load(runs["blobs3d"]), "units").startswith("no unit maps")
+
+
+def test_network_writes_weights_and_biases_on_small_networks(runs):
+    run = plots.load(runs["xor"])
+    ax = plots.draw(run, "network").axes[0]
+    layers = run.model.network.layers
+    weights = sorted(t.get_text() for t in ax.texts if t.get_gid() == "weight-label")
+    assert weights == sorted(f"{w:.3g}" for l in layers for w in l.W.ravel())
+    biases = {t.get_gid(): t.get_text() for t in ax.texts
+              if str(t.get_gid()).startswith("bias:")}
+    assert biases == {f"bias:{l}:{n + 1}": f"{b:.3g}" for l, layer in enumerate(layers, 1)
+                      for n, b in enumerate(layer.b)}
+    widths = collection(ax, "weights").get_linewidths()
+    assert min(widths) >= 0.8  # every edge visible
+    big = plots.draw(plots.load(runs["blobs3d"]), "network").axes[0]  # 90 edges: no labels
+    assert not [t for t in big.texts if t.get_gid() == "weight-label"]
+
+
+def test_the_perceptron_draws_its_own_line_and_classes(tmp_path):
+    outcome = train_from_config(CONFIGS / "xor-perceptron.yaml", [], tmp_path)
+    run = plots.load(outcome.run_dir)
+    fig = plots.draw(run, "boundary", run_points(run.path))
+    (ax,) = fig.axes  # no colour bar: a step unit has no probability
+    (line,) = [l for l in ax.get_lines() if l.get_gid() == "perceptron-line"]
+    W, b = run.model.network.layers[0].W[:, 0], run.model.network.layers[0].b[0]
+    xs, ys = line.get_xdata(), line.get_ydata()
+    np.testing.assert_allclose(W[0] * xs + W[1] * ys + b, 0, atol=1e-12)  # w·x + b = 0
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:3] == \
+        ["0 (w·x + b < 0)", "1 (w·x + b ≥ 0)", "w·x + b = 0"]
+    # the history's accuracy is that of the end-of-epoch weights: the last is the summary's
+    assert run.history["accuracy"][-1] == outcome.metrics["train"]["accuracy"] == 0.5
+
+
+def test_comparisons_are_labelled_by_what_differs_with_the_legend_outside(tmp_path):
+    config = write_config(tmp_path, "data: {source: xor}\nnetwork: {layers: [{units: 3, "
+                                    "activation: tanh}, {units: 1, activation: sigmoid}]}\n"
+                                    "training: {batch: full, epochs: 5}\n")
+    a = train_from_config(config, ["training.learning_rate=0.1"], tmp_path / "a").run_dir
+    b = train_from_config(config, ["training.learning_rate=0.01"], tmp_path / "b").run_dir
+    fig = plots.draw_comparison([plots.load(a), plots.load(b)])
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == \
+        ["lr=0.1", "lr=0.01", "train", "validation"]
+    assert all(ax.get_legend() is None for ax in fig.axes)  # none over the curves
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert all(box.x0 >= ax.get_window_extent().x1 for ax in fig.axes)  # right of the data
+    labelled = plots.draw_comparison([plots.load(a), plots.load(b)], ["fast", "slow"])
+    assert [t.get_text() for t in labelled.legends[0].get_texts()][:2] == ["fast", "slow"]
+
+
+def test_plot_draws_the_animation_and_units_again_byte_for_byte(runs, tmp_path):
+    cli = Cli(tmp_path)
+    r = cli("plot", runs["xor"], "--what", "animation", "--out", tmp_path)
+    assert r.exit_code == 0, r.output
+    assert r.stdout == f"{tmp_path / 'boundary.gif'}\n"
+    assert (tmp_path / "boundary.gif").read_bytes() == (runs["xor"] / "boundary.gif").read_bytes()
+    r = cli("plot", runs["xor"], "--what", "units", "--out", tmp_path / "u.png")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "u.png").read_bytes() == (runs["xor"] / "units.png").read_bytes()
+    r = cli("plot", runs["xor"], "--what", "animation", "--out", tmp_path / "a.png")
+    assert r.exit_code == 2
+    assert r.stderr == f"error: --out {tmp_path / 'a.png'}: the animation is a GIF; name the " \
+                       f"file .gif\n"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -26,23 +26,33 @@ class What(str, Enum):
     boundary = "boundary"
     fit = "fit"
     network = "network"
+    animation = "animation"
+    units = "units"
+    layers = "layers"
     all = "all"
 
 
 @command(epilog="Examples: nncli plot runs/moons-20260101-120000 --what boundary --out moons.png"
-                "\n\nnncli plot runs/a runs/b --what loss --out compare.png")
+                "\n\nnncli plot runs/moons-20260101-120000 --what animation --out moons.gif"
+                "\n\nnncli plot runs/a runs/b --what loss --label 'lr 0.1' --label 'lr 0.01'")
 def plot(
     run_dirs: RunDirs,
     what: Optional[What] = typer.Option(
         None, "--what", help="loss, boundary (2-feature classification), fit (1-feature "
-        "regression), network, or all that apply. Default: all for one run; for several "
-        "runs, loss (their curves in one picture)."),
+        "regression), network, animation (boundary.gif or fit.gif: the model as it learns), "
+        "units (each hidden unit over a 2-feature input plane), layers (layer statistics), "
+        "or all that apply. Default: all for one run; for several runs, loss (their curves "
+        "in one picture)."),
+    label: Optional[List[str]] = typer.Option(
+        None, "--label", help="Several runs: their names in the legend, one per run, in "
+        "order (default: what differs between their configs, as lr=0.01)."),
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="FILE|DIR",
         help="Write to this file (.png, .svg or .pdf) or into this existing folder. Default: "
              f"the run directory; for several runs, {COMPARISON_FILE} in the current folder."),
 ):
-    """Draw a run's pictures (loss curves, decision boundary, fitted curve, network) again."""
+    """Draw a run's pictures (loss curves, decision boundary, fitted curve, network, the
+    animation, hidden units, layer statistics) again."""
     from .. import plots  # matplotlib itself is imported only when a picture is drawn
 
     runs = [plots.load(path) for path in run_dirs]
@@ -51,8 +61,11 @@ def plot(
             raise InputError(f"--what {what.value}: several runs are compared by their loss "
                              f"curves only (--what loss); give one run directory for the "
                              f"other pictures")
+        if label and len(label) != len(runs):
+            raise InputError(f"--label: {len(label)} labels for {len(runs)} runs; give one "
+                             f"per run")
         target = _destination(out, Path.cwd() / COMPARISON_FILE, COMPARISON_FILE, 1)
-        _emit(plots.save(plots.draw_comparison(runs), target))
+        _emit(plots.save(plots.draw_comparison(runs, label), target))
         return
 
     run = runs[0]
@@ -63,7 +76,8 @@ def plot(
         if reason:
             raise InputError(f"{run.path}: {reason}")
         wanted = [what.value]
-    targets = {w: _destination(out, run.path / plots.FILES[w], plots.FILES[w], len(wanted))
+    names = {w: plots.filename(run, w) for w in wanted}
+    targets = {w: _destination(out, run.path / names[w], names[w], len(wanted), w)
                for w in wanted}
     points = None
     if any(w in plots.NEEDS_POINTS for w in wanted):
@@ -71,10 +85,11 @@ def plot(
 
         points = run_points(run.path)
     for w in wanted:
-        _emit(plots.save(plots.draw(run, w, points), targets[w]))
+        _emit(plots.save_picture(run, w, points, targets[w]))
 
 
-def _destination(out: Path | None, default: Path, filename: str, count: int) -> Path:
+def _destination(out: Path | None, default: Path, filename: str, count: int,
+                 what: str = "") -> Path:
     """Where one of ``count`` pictures goes; checked before anything is drawn."""
     from ..plots.style import check_out
 
@@ -87,6 +102,10 @@ def _destination(out: Path | None, default: Path, filename: str, count: int) -> 
                          f"with --what, or give an existing folder")
     else:
         target = out
+    if what == "animation":
+        if target.suffix.lower() != ".gif":
+            raise InputError(f"--out {target}: the animation is a GIF; name the file .gif")
+        return target
     check_out(target)
     return target
 

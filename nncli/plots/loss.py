@@ -20,7 +20,8 @@ def loss_figure(runs: list[Run], labels: list[str] | None = None):
     several = len(runs) > 1
     if several:
         labels = labels or run_labels(runs)
-    legend_room = 0.3 + 0.065 * max((len(label) for label in labels or []), default=0)
+    # the legend's width: its handles and the longest label ("validation" at least)
+    legend_room = 0.8 + 0.07 * max([len(label) for label in labels or []] + [10])
     with house_style():
         fig = new_figure(5.0 * (2 if metric else 1) + 0.5 + (legend_room if several else 0),
                          3.8)

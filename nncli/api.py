@@ -70,7 +70,7 @@ def train(config, X=None, y=None, *, overrides=(), out=None, plots: bool = False
     cfg = validate_config(raw, where, positions, overridden)
     if out is None and cfg.training.checkpoint_every:
         warnings.warn(NncliWarning("training.checkpoint_every: a run trained in memory "
-                                   "(out=None) writes no checkpoints"), stacklevel=2)
+                                   "(out=None) writes no checkpoints"), stacklevel=3)
     data_file = None
     if table is None:
         experiment = prepare(cfg, config_path)
@@ -82,7 +82,7 @@ def train(config, X=None, y=None, *, overrides=(), out=None, plots: bool = False
         data_file = functools.partial(arrays.write_table, kept)
     outcome = train_experiment(experiment, out, hooks, plots=plots, data_file=data_file)
     for problem in outcome.plot_problems:
-        warnings.warn(NncliWarning(problem), stacklevel=2)
+        warnings.warn(NncliWarning(problem), stacklevel=3)
     run = Run.trained(outcome, data_file)
     if outcome.metrics["status"] == "diverged":
         written = f"; the run is in {outcome.run_dir}" if outcome.run_dir is not None else ""

@@ -375,7 +375,8 @@ def test_a_saved_run_of_arrays_resumes_from_its_checkpoint_with_its_data(cli, tm
     resumed = max(p for p in (tmp_path / "runs").iterdir() if p != interrupted.run_dir)
     assert (resumed / "data.csv").read_bytes() == (interrupted.run_dir / "data.csv").read_bytes()
     assert yaml.safe_load((resumed / "config.yaml").read_text())["data"]["path"] == "data.csv"
-    whole = nncli.train(config, X, y)
+    with pytest.warns(NncliWarning, match="checkpoint_every: a run trained in memory"):
+        whole = nncli.train(config, X, y)
     assert same_weights(weights(resumed), whole.network.parameters())
 
 

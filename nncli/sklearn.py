@@ -117,32 +117,7 @@ class MLPClassifier(ClassifierMixin, _NncliEstimator):
                  beta1=None, beta2=None, rho=None, epsilon=None, l2=0.0, l1=0.0,
                  schedule="constant", early_stopping=None, dropout=None, init=None,
                  class_weight=None, scale="standard", validation=0.0, dtype="float64"):
-        self.hidden_layers = hidden_layers
-        self.activation = activation
-        self.loss = loss
-        self.update = update
-        self.learning_rate = learning_rate
-        self.batch = batch
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.shuffle = shuffle
-        self.seed = seed
-        self.momentum = momentum
-        self.momentum_form = momentum_form
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.rho = rho
-        self.epsilon = epsilon
-        self.l2 = l2
-        self.l1 = l1
-        self.schedule = schedule
-        self.early_stopping = early_stopping
-        self.dropout = dropout
-        self.init = init
-        self.class_weight = class_weight
-        self.scale = scale
-        self.validation = validation
-        self.dtype = dtype
+        _set_params(self, locals())
 
     def _targets(self, y) -> np.ndarray:
         """Class indexes 0..k-1 into ``classes_``: whatever the labels are (text, integers,
@@ -198,32 +173,7 @@ class MLPRegressor(RegressorMixin, _NncliEstimator):
                  beta1=None, beta2=None, rho=None, epsilon=None, l2=0.0, l1=0.0,
                  schedule="constant", early_stopping=None, dropout=None, init=None,
                  scale="standard", scale_target="standard", validation=0.0, dtype="float64"):
-        self.hidden_layers = hidden_layers
-        self.activation = activation
-        self.loss = loss
-        self.update = update
-        self.learning_rate = learning_rate
-        self.batch = batch
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.shuffle = shuffle
-        self.seed = seed
-        self.momentum = momentum
-        self.momentum_form = momentum_form
-        self.beta1 = beta1
-        self.beta2 = beta2
-        self.rho = rho
-        self.epsilon = epsilon
-        self.l2 = l2
-        self.l1 = l1
-        self.schedule = schedule
-        self.early_stopping = early_stopping
-        self.dropout = dropout
-        self.init = init
-        self.scale = scale
-        self.scale_target = scale_target
-        self.validation = validation
-        self.dtype = dtype
+        _set_params(self, locals())
 
     def _targets(self, y) -> np.ndarray:
         y = np.asarray(y, dtype=np.float64)
@@ -243,6 +193,14 @@ class MLPRegressor(RegressorMixin, _NncliEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True  # one output unit per column of y
         return tags
+
+
+def _set_params(estimator, arguments: dict) -> None:
+    """``__init__``: each argument as the attribute of its name, and nothing else (scikit-learn's
+    convention: validation and work happen in ``fit``)."""
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
 
 
 def _plain_label(label):

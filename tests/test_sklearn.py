@@ -181,7 +181,13 @@ def test_dataframes_keep_their_feature_names():
     frame = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
     clf = MLPClassifier(epochs=3).fit(frame, pd.Series(y, name="species"))
     assert list(clf.feature_names_in_) == ["sl", "sw", "pl", "pw"]
-    assert np.array_equal(clf.predict(frame), clf.predict(X))
+    with pytest.warns(UserWarning, match="X does not have valid feature names, but "
+                                         "MLPClassifier was fitted with feature names"):
+        plain = clf.predict(X)
+    assert np.array_equal(clf.predict(frame), plain)
+    with pytest.raises(ValueError, match="The feature names should match those that were "
+                                         "passed during fit"):
+        clf.predict(frame.rename(columns={"sl": "sepal"}))
 
 
 def test_a_fitted_estimator_pickles_without_its_data():

@@ -28,11 +28,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from .config import Config, apply_override, load_config, load_raw, validate_config
-from .data import arrays
 from .data.sources import table_dataset
 from .engine.losses import LOSSES
 from .errors import InputError, NncliWarning, TrainingFailed
 from .plots.run import history_arrays, points_of
+from .runs.directory import RUN_DATA
 from .runs.formats import Thinned, read_history, read_metrics
 from .runs.load import TrainedModel, load_run as load_model, trained_model
 from .runs.model_file import ModelFile, model_description
@@ -65,6 +65,8 @@ def train(config, X=None, y=None, *, overrides=(), out=None, plots: bool = False
     raw, where, positions, overridden, config_path = _raw_config(config, list(overrides))
     table = None
     if X is not None:
+        from .data import arrays  # pyarrow: for arrays only
+
         table = arrays.array_table(X, y, sample_weight)
         raw["data"] = _array_data(raw.get("data"), table, where)
     cfg = validate_config(raw, where, positions, overridden)
@@ -128,7 +130,7 @@ def plain(value):
     return value
 
 
-def _array_data(data, table: arrays.ArrayTable, where: str) -> dict:
+def _array_data(data, table, where: str) -> dict:
     """The ``data:`` section of a run made from arrays: a CSV source reading the run's
     data.csv (X's columns, then y's, then the weights), with the keys the config gave."""
     data = {} if data is None else data
@@ -142,10 +144,12 @@ def _array_data(data, table: arrays.ArrayTable, where: str) -> dict:
         if key not in ARRAY_DATA_KEYS:
             raise InputError(f"{where}: data.{key}: does not apply when X and y are the data; "
                              f"data may hold {', '.join(ARRAY_DATA_KEYS)}")
+    from .data.arrays import NA_VALUES
+
     targets = table.target_names
-    record = {"source": "csv", "path": arrays.RUN_DATA,
+    record = {"source": "csv", "path": RUN_DATA,
               "target": targets[0] if len(targets) == 1 else targets,
-              "na_values": list(arrays.NA_VALUES), **data}
+              "na_values": list(NA_VALUES), **data}
     if table.weight_name is not None:
         record["sample_weight"] = table.weight_name
     if isinstance(data.get("categorical"), list):
@@ -247,6 +251,7 @@ class Run(TrainedModel):
         --json`` reports them for a CSV file of these rows (``data`` is ``"X, y"``). X as
         ``predict`` takes it; y the labels or target values (named by the run's targets, or
         plain)."""
+        from .data.arrays import array_table
         from .runs.evaluate import evaluate_table
 
         if isinstance(X, Mapping) or hasattr(X, "columns"):  # only the run's feature columns
@@ -254,7 +259,7 @@ class Run(TrainedModel):
             if absent:
                 raise InputError(f"X: missing feature column(s) {', '.join(map(repr, absent))}")
             X = {name: X[name] for name in self.feature_names}
-        table = arrays.array_table(X, y, feature_names=self.feature_names,
+        table = array_table(X, y, feature_names=self.feature_names,
                                    target_names=self.target_names)
         report = evaluate_table(self, table)
         report["run_dir"] = None if self.run_dir is None else str(self.run_dir)
@@ -335,7 +340,7 @@ class Run(TrainedModel):
     def _data(self) -> DataFile | None:
         """data.csv, for a run that carries its data (made from arrays)."""
         data = self.config.data
-        if data.source != "csv" or data.path != arrays.RUN_DATA:
+        if data.source != "csv" or data.path != RUN_DATA:
             return None
         if self._data_file is not None:
             return self._data_file
@@ -343,9 +348,9 @@ class Run(TrainedModel):
             raise InputError(f"{self.name}: the run keeps no training data (a scikit-learn "
                              f"estimator's run), so it cannot be saved as a run directory; "
                              f"train it with nncli.train to save it")
-        source = self.run_dir / arrays.RUN_DATA
+        source = self.run_dir / RUN_DATA
         if not source.is_file():
-            raise InputError(f"{self.run_dir}: no {arrays.RUN_DATA}, which its config.yaml "
+            raise InputError(f"{self.run_dir}: no {RUN_DATA}, which its config.yaml "
                              f"reads")
 
         def copy_data(f):

@@ -33,9 +33,8 @@ import pyarrow.csv as pacsv
 from ..errors import InputError
 from .csvfile import Dialect, Table
 
-# What a run made from arrays records: the data file beside its config.yaml, and how it is
-# read (only empty cells are missing: the text "NA" of a category stays a category).
-RUN_DATA = "data.csv"
+# How a run made from arrays reads its data.csv (``runs.directory.RUN_DATA``): only empty
+# cells are missing, so the text "NA" of a category stays a category.
 NA_VALUES = [""]
 TARGET = "target"
 WEIGHT = "sample_weight"

@@ -35,6 +35,7 @@ from ..files import DIR_MODE, fsync_dir, os_errors, os_failure, write_atomic
 from .formats import weights_npz
 
 RUN_FILES = ("config.yaml", "history.csv", "weights.npz", "model.json", "metrics.json")
+RUN_DATA = "data.csv"  # a run made from arrays in Python: its data, which its config.yaml reads
 
 
 class RunWriter:

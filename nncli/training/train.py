@@ -18,11 +18,10 @@ from typing import BinaryIO, Callable, Iterable, Union
 import numpy as np
 
 from ..config import Config, load_config
-from ..data.arrays import RUN_DATA
 from ..errors import InputError, NncliWarning, OutputFailed, TrainingFailed
 from ..files import finite_or_none, os_errors
-from ..runs.directory import (RUN_FILES, RunWriter, discard_partial, is_inside, is_partial,
-                              lock_dir, unlock_dir)
+from ..runs.directory import (RUN_DATA, RUN_FILES, RunWriter, discard_partial, is_inside,
+                              is_partial, lock_dir, unlock_dir)
 from ..runs.formats import HistoryFile, Thinned, config_yaml, iter_history, model_description
 from .checkpoint import (CHECKPOINT, checkpoint_bytes, experiment_fingerprint, history_columns,
                          load_checkpoint, restore)

@@ -179,7 +179,9 @@ def test_a_run_round_trips_through_save_and_load_run(tmp_path):
     assert loaded.metrics == run.metrics and loaded.config == run.config
     # a loaded run saves again, data.csv with it
     again = loaded.save(tmp_path / "again")
-    assert (again / "data.csv").read_bytes() == (run.run_dir / "data.csv").read_bytes()
+    assert loaded.run_dir == again
+    for name in ("config.yaml", "history.csv", "model.json", "metrics.json", "data.csv"):
+        assert (again / name).read_bytes() == (run.run_dir / name).read_bytes(), name
     assert same_weights(weights(again), weights(run.run_dir))
 
 

@@ -19,7 +19,6 @@ import copy
 import csv
 import functools
 import os
-import shutil
 import warnings
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -39,7 +38,7 @@ from .runs.model_file import ModelFile, model_description
 from .training.checkpoint import history_columns
 from .training.experiment import prepare
 from .training.train import (DataFile, RunRecord, TrainHooks, TrainOutcome, carry_data,
-                             draw_pictures, publish, train_experiment)
+                             copy_of, draw_pictures, publish, train_experiment)
 
 # The name of a run whose config is a dict without ``name`` (a file's runs take its stem).
 DEFAULT_NAME = "run"
@@ -352,11 +351,7 @@ class Run(TrainedModel):
         if not source.is_file():
             raise InputError(f"{self.run_dir}: no {RUN_DATA}, which its config.yaml "
                              f"reads")
-
-        def copy_data(f):
-            with open(source, "rb") as src:
-                shutil.copyfileobj(src, f)
-        return copy_data
+        return copy_of(source)
 
     def _draw(self, thinned: list[dict], points, path: Path) -> list[str]:
         model = replace(self, path=path)

@@ -5,7 +5,6 @@ import csv
 import json
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ from nncli.api import Run, TrainHooks, train as train_with_hooks
 from nncli.data.generators import make_moons
 from nncli.errors import InputError, NncliWarning, TrainingFailed
 
-from conftest import CONFIGS, PENGUINS, noisy_xor, read_json, weights, write_config
+from conftest import PENGUINS, noisy_xor, read_json, weights, write_config
 
 LAYERS = {"layers": [{"units": 6, "activation": "tanh"}, {"units": 2, "activation": "softmax"}]}
 TRAINING = {"batch_size": 16, "learning_rate": 0.2, "epochs": 15}

@@ -10,6 +10,7 @@ through the same :class:`~nncli.runs.directory.RunWriter` transaction and file w
 from __future__ import annotations
 
 import functools
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,14 @@ def train_experiment(experiment: Experiment, out: str | Path | None = None,
     return TrainOutcome(None, experiment, result, metrics, history=result.history)
 
 
+def copy_of(path: Path) -> DataFile:
+    """data.csv's content as a copy of the file ``path``, streamed when it is written."""
+    def copy(out: BinaryIO) -> None:
+        with open(path, "rb") as f:
+            shutil.copyfileobj(f, out)
+    return copy
+
+
 def carry_data(experiment: Experiment) -> None:
     """The config of a run that carries its data as data.csv beside its config.yaml (a run
     made from arrays) names the file relative to itself, so the run can be moved."""
@@ -140,8 +149,8 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
         data_file = None
         data = experiment.config.data
         if data.source == "csv" and Path(data.path) == (run_dir / RUN_DATA).resolve():
-            data_file = (run_dir / RUN_DATA).read_bytes()  # a run made from arrays: its data
-            carry_data(experiment)                       # go with it
+            data_file = copy_of(run_dir / RUN_DATA)  # a run made from arrays: its data go
+            carry_data(experiment)                    # with it
         outcome = _train_and_publish(experiment, out, hooks or TrainHooks(), start=start,
                                      resumed_from=run_dir, plots=plots, data_file=data_file)
         if partial and not discard_partial(run_dir, RUN_FILES + (CHECKPOINT, RUN_DATA)):

@@ -26,6 +26,7 @@ import numpy as np
 from ..engine.losses import LOSSES
 from ..errors import InputError
 from .cells import Exercise, normalise
+from .updates import UPDATE_FORMS
 
 NOTATIONS = ("mazur", "hagan", "mitchell")
 MAX_SAMPLES = 4  # samples of a batch worked out in full; the rest are summed
@@ -289,12 +290,34 @@ class _Derivation:
                 how = f"(δ{l + 1} · W{l + 1}ᵀ) ⊙ {above}′(z{l})"
             sign = "−" if nt.sign < 0 else ""
             lines.append(f"{nt.delta(l, 'k')} = {sign}δ{l}[k] of nncli, δ{l} = {how}")
+        if self._rule():
+            lines += self.rule_symbolic(param)
+            return lines
         rule = f"{param} − {nt.rate} · {nt.gradient(param)}"
         if model.update == "normalized":
             rule += " / ‖g‖ (update normalized: ‖g‖ the norm of the whole gradient)"
         if nt.name != "mitchell":
             lines.append(f"{param}′ = {rule}")
         return lines
+
+    def _rule(self) -> tuple[str, list[tuple[str, str, str]]] | None:
+        """A rule with state: its name with its form, and its worked lines (None for the
+        plain rules)."""
+        model = self.model
+        form = model.hyper.get("momentum_form")
+        lines = WORKED.get((model.update, form))
+        return lines and (f"{model.update}" + (f" in the {form} form" if form else ""), lines)
+
+    def rule_symbolic(self, param: str) -> list[str]:
+        """The update rule in the named form, symbolically (g: this parameter's gradient)."""
+        nt = self.nt
+        name, lines = self._rule()
+        state = ", ".join(dict.fromkeys(f"{k}" for _, _, k in lines if k != "p"))
+        return [f"{param}′ by {name}, with g = {nt.gradient(param)}"
+                + (" (Mitchell's Δw is −η · g)" if nt.name == "mitchell" else "")
+                + f" and this parameter's state {state} (0 before the first step, then as the "
+                f"step before left it):"] + [
+            "  " + symbolic.format(p=param, r=nt.rate) for symbolic, _, _ in lines]
 
     # numeric ----------------------------------------------------------------------------------
 
@@ -380,7 +403,9 @@ class _Derivation:
         label = self.labels[f"{name}'", index]
         if not model.trainable[name]:
             return [f"{param} is frozen: {label} = {num(before)}."]
-        step = f"{num(model.learning_rate)} · {num(grad)}"
+        if self._rule():
+            return self.rule_numeric(name, index, param, before, grad, after)
+        step = f"{num(float(self.v['lr']))} · {num(grad)}"
         if model.update == "normalized":
             norm = self.use("norm", ())
             step += f" / {num(norm)}"
@@ -390,3 +415,62 @@ class _Derivation:
                     f"({num(after - before)}) = {num(after)}  ({label})"]
         return [f"{param}′ = {num(before)} − {step} = {num(after)}  ({label}; the weight "
                 f"changes only after every δ of the step is computed)"]
+
+    def rule_numeric(self, name, index, param, before, grad, after) -> list[str]:
+        """The rule's lines with the step's numbers: the state before (a cell of the step
+        before, or the zero given at step 1), the new state, the parameter after."""
+        num, model, h = self.num, self.model, self.model.hyper
+        _, lines = self._rule()
+        numbers = {"w": before, "g": grad, "lr": float(self.v["lr"]), "t": int(self.v["t"]),
+                   "mu": h.get("momentum"), "b1": h.get("beta1"), "b2": h.get("beta2"),
+                   "rho": h.get("rho"), "eps": h.get("epsilon"), "p1": after}
+        for k in UPDATE_FORMS[model.update].arrays:
+            numbers[k] = self.use(f"{k}{name}", index)
+        out = [f"lr = {num(numbers['lr'])} (the rate of epoch {self._epoch()})"
+               + (f", t = {numbers['t']}" if model.update == "adam" else "") + ":"]
+        for symbolic, numeric, result in lines:
+            key = f"{name}'" if result == "p" else f"{result}{name}'"
+            value = after if result == "p" else self.use(key, index)
+            numbers[f"{result}1"] = value
+            text = {k: (f"({num(v)})" if isinstance(v, float) and v < 0 else
+                        num(v) if isinstance(v, float) else str(v)) for k, v in numbers.items()}
+            left = symbolic.format(p=param, r=self.nt.rate).split(" = ")[0]
+            out.append(f"{left} = {numeric.format(**text)} = {num(value)}  "
+                       f"({self.labels[key, index]})")
+        return out
+
+    def _epoch(self) -> int:
+        return self.ex.batches[self.step - 1].epoch
+
+
+# The update rules with state, by (update, momentum_form): each line is (the formula, with the
+# parameter {p} and the notation's rate {r}; the formula with the numbers; what it gives: a
+# state array's letter, or p for the parameter after the step), as the rule's docstring in
+# engine/optim.py writes it.
+WORKED: dict[tuple[str, str | None], list[tuple[str, str, str]]] = {
+    ("momentum", "classic"): [("v′ = μ · v − {r} · g", "{mu} · {v} − {lr} · {g}", "v"),
+                              ("{p}′ = {p} + v′", "{w} + {v1}", "p")],
+    ("momentum", "pytorch"): [("v′ = μ · v + g", "{mu} · {v} + {g}", "v"),
+                              ("{p}′ = {p} − {r} · v′", "{w} − {lr} · {v1}", "p")],
+    ("momentum", "hagan"): [("v′ = μ · v − (1 − μ) · {r} · g  (Hagan's ΔW)",
+                             "{mu} · {v} − (1 − {mu}) · {lr} · {g}", "v"),
+                            ("{p}′ = {p} + v′", "{w} + {v1}", "p")],
+    ("nesterov", "classic"): [("v′ = μ · v − {r} · g", "{mu} · {v} − {lr} · {g}", "v"),
+                              ("{p}′ = {p} + μ · v′ − {r} · g", "{w} + {mu} · {v1} − {lr} · {g}",
+                               "p")],
+    ("nesterov", "pytorch"): [("v′ = μ · v + g", "{mu} · {v} + {g}", "v"),
+                              ("{p}′ = {p} − {r} · (g + μ · v′)",
+                               "{w} − {lr} · ({g} + {mu} · {v1})", "p")],
+    ("adam", None): [("m′ = β1 · m + (1 − β1) · g", "{b1} · {m} + (1 − {b1}) · {g}", "m"),
+                     ("v′ = β2 · v + (1 − β2) · g²", "{b2} · {v} + (1 − {b2}) · {g}²", "v"),
+                     ("m̂ = m′ / (1 − β1ᵗ)", "{m1} / (1 − {b1}^{t})", "mhat"),
+                     ("v̂ = v′ / (1 − β2ᵗ)", "{v1} / (1 − {b2}^{t})", "vhat"),
+                     ("{p}′ = {p} − {r} · m̂ / (√v̂ + ε)",
+                      "{w} − {lr} · {mhat1} / (√{vhat1} + {eps})", "p")],
+    ("rmsprop", None): [("s′ = ρ · s + (1 − ρ) · g²", "{rho} · {s} + (1 − {rho}) · {g}²", "s"),
+                        ("{p}′ = {p} − {r} · g / (√s′ + ε)", "{w} − {lr} · {g} / (√{s1} + {eps})",
+                         "p")],
+    ("adagrad", None): [("s′ = s + g²", "{s} + {g}²", "s"),
+                        ("{p}′ = {p} − {r} · g / (√s′ + ε)", "{w} − {lr} · {g} / (√{s1} + {eps})",
+                         "p")],
+}

@@ -570,6 +570,11 @@ def trace_as_cells(t: dict) -> dict:
                 put(f"db{b['layer']}", b["db"], n, "weights")
         for k, v in s["updated"].items():
             put(f"{k}'", v, n, "weights")
+        for k, arrays in (s["optimizer"] or {}).get("state", {}).items():  # v; m, v, m_hat, ...
+            for name, v in arrays.items():
+                put(f"{k.replace('_', '')}{name}'", v, n, "weights")
+                if n == 1 and "_" not in k:  # the state before the first step: zero
+                    put(f"{k}{name}", np.zeros_like(np.array(v)), 1, "weights")
         if s["grad_norm"] is not None:
             put("norm", s["grad_norm"], n, "scalar")
     return cells

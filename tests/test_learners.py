@@ -705,8 +705,8 @@ def test_the_kit_names_the_first_quantity_that_disagrees(cli, tmp_path):
     spec.loader.exec_module(template)
     assert {name: list(inspect.signature(getattr(template, name)).parameters)
             for name in ("forward", "loss", "backward", "update")} == {
-        "forward": ["params", "x"], "loss": ["output", "y"],
-        "backward": ["params", "x", "y", "zs", "activations"],
+        "forward": ["params", "x", "masks"], "loss": ["output", "y", "weights"],
+        "backward": ["params", "x", "y", "zs", "activations", "weights", "masks"],
         "update": ["params", "grads", "lr", "state"]}
     with pytest.raises(NotImplementedError, match="forward is not written yet"):
         template.forward({}, np.zeros((1, 2)))

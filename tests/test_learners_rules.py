@@ -170,6 +170,8 @@ def test_a_form_mistake_is_carried_from_step_to_step(tmp_path):
     assert [[m.name for m in g.mistakes] for g in report.wrong] == \
         [["momentum_form_pytorch"], ["momentum_form_pytorch"]]
     assert report.wrong[1].expected == pytest.approx(0.792)
+    right = report.graded[1]  # W1'[1,1]: nncli's number, shown as expected
+    assert right.right and right.on_nncli and right.expected == right.nncli == 0.77
 
 
 def test_follow_through_carries_the_learners_own_state(tmp_path):
@@ -387,3 +389,15 @@ def test_the_kit_of_every_rule_passes_on_the_reference_and_names_a_planted_form(
     conventions = (tmp_path / "kit7" / "CONVENTIONS.md").read_text()
     assert ("**The update's state.** `state` holds the rule's arrays by cell name without the "
             "prime: `mW1`, `mb1`, `mW2`, `mb2`, ... (m, v of each trained array") in conventions
+
+
+def test_the_readme_momentum_example_is_what_nncli_says(cli, tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    cells = "vW1'[1,1],1.8\nW1'[1,1],0.77\nvW1'[1,1]@2,1.98\nW1'[1,1]@2,0.572\n"
+    (tmp_path / "momentum.csv").write_text(cells)
+    monkeypatch.chdir(tmp_path)
+    r = cli("check", EXAMPLE_A, "momentum.csv", *[a for o in MOMENTUM for a in ("--set", o)])
+    assert r.exit_code == 1
+    assert (f"```console\n$ cat momentum.csv\n{cells}$ nncli check "
+            f"configs/example-a-one-weight.yaml momentum.csv --set training.update=momentum "
+            f"--set training.momentum=0.5\n{r.stdout}{r.stderr}```") in readme

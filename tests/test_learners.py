@@ -406,6 +406,12 @@ def test_check_names_each_catalogued_mistake(cli, tmp_path, config, overrides, c
                                              mistake):
     if isinstance(config, str):
         config = write_config(tmp_path, config)
+    assert_check_names(cli, tmp_path, config, overrides, cells, first, mistake)
+
+
+def assert_check_names(cli, tmp_path, config, overrides, cells, first, mistake):
+    """`nncli check` of the learner's cells, each made with ``mistake``: every one is wrong,
+    ``first`` first, and the mistake is named for each."""
     args = [a for o in overrides for a in ("--set", o)]
     r = cli("check", config, answers(tmp_path, cells), *args, "--json")
     assert r.exit_code == 1, r.output

@@ -20,7 +20,8 @@ from nncli.insight.check import check_config, grade
 from nncli.insight.explain import explain
 from nncli.insight.trace import trace_config
 from nncli.insight.worksheet import fill
-from test_learners import EVERYTHING, MISTAKES, WEIGHTED, WEIGHTED_CSV, answers, trace_as_cells
+from test_learners import (EVERYTHING, MISTAKES, WEIGHTED, WEIGHTED_CSV, answers,
+                           assert_check_names, trace_as_cells)
 
 EXAMPLE_A = CONFIGS / "example-a-one-weight.yaml"
 EXAMPLE_B = CONFIGS / "example-b-two-layers.yaml"
@@ -131,16 +132,8 @@ def config_path(tmp_path, config):
                          ids=[f"{m[-1]}-{i}" for i, m in enumerate(RULE_MISTAKES)])
 def test_check_names_each_mistake_of_the_rules(cli, tmp_path, config, overrides, cells, first,
                                                mistake):
-    config = config_path(tmp_path, config)
-    args = [a for o in overrides for a in ("--set", o)]
-    r = cli("check", config, answers(tmp_path, cells), *args, "--json")
-    assert r.exit_code == 1, r.output
-    report = json.loads(r.stdout)
-    assert report["first_wrong"] == first
-    wrong = [c for c in report["cells"] if c["result"] == "wrong"]
-    assert len(wrong) == len(cells)  # every cell written was made with the mistake
-    for c in wrong:
-        assert mistake in [m["name"] for m in c["mistakes"]], c
+    assert_check_names(cli, tmp_path, config_path(tmp_path, config), overrides, cells, first,
+                       mistake)
 
 
 def test_every_mistake_of_every_rule_and_feature_is_tested(tmp_path):

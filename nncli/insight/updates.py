@@ -54,7 +54,7 @@ def rate_under(model: StepModel, v: Values, mistake: str | None) -> float | None
     return lr
 
 
-def rate_mistakes(model: StepModel, name: str, how: str) -> list[Mistake]:
+def rate_mistakes(model: StepModel, how: str) -> list[Mistake]:
     """The slips of the rate: not applied; and with a schedule, the base rate kept."""
     out = [Mistake("lr_not_applied", f"the learning rate not applied ({how} with lr = 1)")]
     if model.scheduled:
@@ -103,7 +103,7 @@ class UpdateForm:
     def mistakes(self, model: StepModel, name: str) -> list[Mistake]:
         out = [Mistake("sign_flipped", f"the step taken uphill: {name} + lr · d{name} instead "
                        f"of {name} − lr · d{name}")]
-        out += rate_mistakes(model, name, f"{name} − d{name} instead of {name} − lr · d{name}")
+        out += rate_mistakes(model, f"{name} − d{name} instead of {name} − lr · d{name}")
         if name.startswith("b"):
             out.append(Mistake("bias_not_updated", f"the bias not updated: {name}′ = {name}"))
         return out
@@ -197,14 +197,13 @@ class Variant:
 
 @dataclass(frozen=True)
 class Slip:
-    """A mistake of a rule with state: a variant of the rule (the engine's rule with other
-    settings, or another rule) or a formula of its own (``how``: the parameter's step given
-    the step's values and the new state), and which cells it changes."""
+    """A mistake of a rule with state and the cells it changes: a variant of the rule (the
+    engine's rule with other settings, or another rule); or, without one, the rule's own with
+    another rate (``rate_under``) or a formula of its own (``StatefulForm.custom``)."""
 
     mistake: Mistake
     cells: frozenset  # {"state", "param"}, and adam's shown cells {"shown"}
-    variant: Variant | None = None  # None: the rule's own (with ``lr`` computed per step)
-    rate_slip: bool = False  # lr_not_applied, base_rate: the variant's rate is per step
+    variant: Variant | None = None
 
 
 class StatefulForm(UpdateForm):
@@ -241,9 +240,6 @@ class StatefulForm(UpdateForm):
     def state_letter_text(self, k: str) -> str:
         return ""
 
-    def settings(self, model: StepModel) -> dict:
-        return dict(model.hyper)
-
     def slips(self, model: StepModel) -> list[Slip]:
         """The rule's own mistakes (the rate's are added by :meth:`all_slips`)."""
         return []
@@ -255,8 +251,8 @@ class StatefulForm(UpdateForm):
 
     def all_slips(self, model: StepModel) -> list[Slip]:
         where = self.lr_cells(model)
-        return self.slips(model) + [Slip(m, where, rate_slip=True)
-                                    for m in rate_mistakes(model, "", "the step")]
+        return self.slips(model) + [Slip(m, where)
+                                    for m in rate_mistakes(model, "the step")]
 
     # the numbers ------------------------------------------------------------------------------
 
@@ -264,14 +260,14 @@ class StatefulForm(UpdateForm):
         """The engine rule a step is made with, under ``slip`` (None: correctly)."""
         if slip is None or slip.variant is None:
             lr = rate_under(model, v, slip.mistake.name if slip else None)
-            return None if lr is None else Variant(self.rule, self.settings(model), lr)
+            return None if lr is None else Variant(self.rule, model.hyper, lr)
         return Variant(slip.variant.rule, slip.variant.hyper, rate(v))
 
     def advanced(self, model: StepModel, v: Values, name: str, variant: Variant
                  ) -> dict[str, np.ndarray]:
         """The state after the step of ``name``: the engine's rule stepped on a copy of the
-        array from the state before (a frozen array's gradient is zero, as in the engine)."""
-        p = v[name].astype(v[name].dtype, copy=True)
+        array from the state before."""
+        p = v[name].copy()
         rule = RULES[variant.rule](p.size, p.dtype, variant.lr, **variant.hyper)
         rule.load_state(int(v["t"]) - 1, {k: v[f"{k}{name}"].reshape(-1) for k in rule.arrays})
         rule.step(p.reshape(-1), v[f"d{name}"].copy().reshape(-1))
@@ -472,8 +468,8 @@ class AdamForm(StatefulForm):
                            "epsilon_inside_root"):
             return None
         h, t, lr = model.hyper, int(v["t"]), rate(v)
-        m, s = (self.new_state(model, v, name, self.variant(model, v, None))[k]
-                for k in ("m", "v"))
+        state = self.new_state(model, v, name, self.variant(model, v, None))
+        m, s = state["m"], state["v"]
         m_hat, v_hat = m / (1 - h["beta1"] ** t), s / (1 - h["beta2"] ** t)
         if mistake == "no_bias_correction":
             step = lr * m / (np.sqrt(s) + h["epsilon"])

@@ -400,8 +400,12 @@ class DaskPool:
     filesystem) and have the same nncli installed."""
 
     def __init__(self, address: str, timeout: float = 10):
-        from distributed import Client
-        from distributed.comm.addressing import parse_address, parse_host_port
+        try:
+            from distributed import Client
+            from distributed.comm.addressing import parse_address, parse_host_port
+        except ImportError:
+            raise InputError(f"--scheduler {address}: the Dask client is not installed; "
+                             f"install it with: pip install 'nncli[dask]'") from None
 
         self.address = address
         try:  # checked first: a Client given a malformed address hangs on exit

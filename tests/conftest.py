@@ -107,3 +107,62 @@ def hooks(on_epoch=None, stop=None, on_checkpoint=None):
                 on_checkpoint(path, epoch)
 
     return FunctionHooks()
+
+
+# --- the long run --------------------------------------------------------------------------
+# tests/test_long_runs.py trains 200,000 epochs to show that memory stays flat. That takes
+# about half a minute, so it starts in its own process as soon as the test is collected and
+# runs beside the rest of the suite (on the machine's second core); the test collects it.
+
+LONG_RUN = """
+import json, sys
+from nncli.training.train import TrainHooks, train_from_config
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+class Measure(TrainHooks):
+    def __init__(self):
+        self.rss = {}
+    def epoch_end(self, record, result):
+        if record["epoch"] in (1000, 200000):
+            self.rss[record["epoch"]] = rss()
+
+hooks = Measure()
+outcome = train_from_config(sys.argv[1], [], sys.argv[2], hooks)
+print(json.dumps({"rss": hooks.rss, "after": rss(), "run_dir": str(outcome.run_dir),
+                  "epochs_run": outcome.result.epochs_run}))
+"""
+LONG_CONFIG = """\
+name: long
+data: {source: xor}
+network:
+  layers:
+    - {units: 2, activation: tanh}
+    - {units: 1, activation: sigmoid}
+training: {batch: full, learning_rate: 0.5, epochs: 200000, checkpoint_every: 50000}
+"""
+long_run_process = {}
+
+
+def pytest_collection_finish(session):
+    import subprocess
+    import sys
+    import tempfile
+
+    if any("test_memory_stays_flat" in item.nodeid for item in session.items):
+        folder = Path(tempfile.mkdtemp(prefix="nncli-long-"))
+        (folder / "long.yaml").write_text(LONG_CONFIG)
+        long_run_process["folder"] = folder
+        long_run_process["proc"] = subprocess.Popen(
+            [sys.executable, "-c", LONG_RUN, str(folder / "long.yaml"), str(folder / "runs")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    proc = long_run_process.get("proc")
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+    if "folder" in long_run_process:
+        shutil.rmtree(long_run_process["folder"], ignore_errors=True)

@@ -98,6 +98,6 @@ def test_large_but_finite_values_are_not_divergence(tmp_path):
                                   "training: {batch: full, learning_rate: 1.0e-37, epochs: 3}\n")
     outcome = trainer.train_from_config(path, [], tmp_path / "runs")
     assert outcome.metrics["status"] == "finished"
-    first = outcome.result.history[0]["loss"]
+    first = outcome.history[0]["loss"]
     assert first == pytest.approx(1e36, rel=1e-6)
-    assert all(np.isfinite(r["loss"]) for r in outcome.result.history)
+    assert all(np.isfinite(r["loss"]) for r in outcome.history)

@@ -1,5 +1,6 @@
-"""Start-up discipline: `nncli --help`, training on CSV data and `nncli predict` never import
-scikit-learn or matplotlib (issue 5; they cost seconds in shell loops).
+"""Start-up discipline: `nncli --help`, training on CSV, generated or bundled data (with
+--no-plots) and `nncli predict` never import scikit-learn or matplotlib (issues 5 and 17; they
+cost seconds in shell loops); `--help` does not even import numpy or pydantic.
 
 Each command runs in a fresh interpreter, which then reports what is in ``sys.modules``.
 """
@@ -59,8 +60,10 @@ def csv_run(tmp_path_factory):
 def test_help_imports_neither_sklearn_nor_matplotlib(tmp_path):
     code, packages, _, proc = run_probe(tmp_path, "--help")
     assert code == 0
-    assert "train" in proc.stdout
+    assert "train" in proc.stdout and "--install-completion" in proc.stdout
     assert [m for m in FORBIDDEN if m in packages] == []
+    # nor what the commands need: completion callbacks and commands import it inside
+    assert [m for m in ("numpy", "pydantic", "yaml", "pyarrow") if m in packages] == []
 
 
 def test_csv_training_imports_neither_sklearn_nor_matplotlib(csv_run):
@@ -69,6 +72,7 @@ def test_csv_training_imports_neither_sklearn_nor_matplotlib(csv_run):
     assert len(list((folder / "runs").iterdir())) == 1  # it really trained and wrote a run
     assert "nncli.training.train" in modules and "numpy" in packages  # the probe sees what was used
     assert [m for m in FORBIDDEN if m in packages] == []
+    assert "rich" not in packages  # a quiet run prints nothing: rich is imported on first use
 
 
 def test_predict_imports_neither_sklearn_nor_matplotlib(csv_run):
@@ -80,3 +84,54 @@ def test_predict_imports_neither_sklearn_nor_matplotlib(csv_run):
     assert code == 0, proc.stderr
     assert len(proc.stdout.strip().splitlines()) == 3  # a header and one line per row
     assert [m for m in FORBIDDEN if m in packages] == []
+
+
+# Every source but csv and inline, with its default parameters; the output layer fits it.
+SOURCE_OUTPUTS = {"blobs": 3, "moons": 2, "circles": 2, "classification": 2, "xor": 2,
+                  "regression": 1, "friedman1": 1, "iris": 3, "digits": 10, "wine": 3,
+                  "breast_cancer": 2, "diabetes": 1}
+
+# Runs `nncli` once per argument list in this one process (SystemExit caught), then writes
+# the exit codes and sys.modules to the file argv[1].
+PROBE_MANY = """
+import json, sys
+out, commands = sys.argv[1], json.loads(sys.argv[2])
+from nncli.cli import main
+codes = []
+for args in commands:
+    sys.argv = ["nncli", *args]
+    try:
+        main()
+        codes.append(0)
+    except SystemExit as e:
+        codes.append(e.code or 0)
+json.dump({"codes": codes, "modules": sorted(sys.modules)}, open(out, "w"))
+"""
+
+
+def test_training_on_every_generated_and_bundled_source_imports_neither(tmp_path):
+    """The generators and bundled data sets are scikit-learn's numbers, without scikit-learn
+    (nncli.data.generators, nncli.data.bundled); the moons config is the shell-loop example."""
+    from nncli.data.schema import SOURCES
+
+    assert set(SOURCE_OUTPUTS) == set(SOURCES) - {"csv", "inline"}
+    commands = [["train", str(ROOT / "configs" / "moons.yaml"), "--out", "runs", "--quiet",
+                 "--no-plots", "--set", "training.epochs=1"]]
+    for source, outputs in SOURCE_OUTPUTS.items():
+        activation = "linear" if outputs == 1 else "softmax"
+        (tmp_path / f"{source}.yaml").write_text(
+            f"data: {{source: {source}}}\n"
+            f"network:\n  layers: [{{units: 3, activation: tanh}}, "
+            f"{{units: {outputs}, activation: {activation}}}]\n"
+            f"training: {{epochs: 1, batch: full}}\n")
+        commands.append(["train", f"{source}.yaml", "--out", "runs", "--quiet", "--no-plots"])
+    out = tmp_path / "modules.json"
+    proc = subprocess.run([sys.executable, "-c", PROBE_MANY, str(out), json.dumps(commands)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    got = json.loads(out.read_text())
+    assert got["codes"] == [0] * len(commands), proc.stderr
+    assert len(list((tmp_path / "runs").iterdir())) == len(commands)  # every one trained
+    packages = {m.split(".")[0] for m in got["modules"]}
+    assert {"nncli.data.generators", "nncli.data.bundled"} <= set(got["modules"])
+    assert [m for m in FORBIDDEN if m in packages] == []
+    assert "rich" not in packages and "numpy.ma" not in got["modules"]

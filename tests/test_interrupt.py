@@ -143,7 +143,8 @@ def test_interrupt_in_the_first_epoch_resumes_from_the_initial_weights(cli, tmp_
     assert r.exit_code == 130
     (run,) = cli.run_dirs()
     assert "interrupted during epoch 1; kept the weights of epoch 0" in r.stderr
-    assert (run / "history.csv").read_text() == "epoch,loss\n"
+    # no epoch finished: the history names its columns and holds no row
+    assert (run / "history.csv").read_text() == "epoch,loss,accuracy,val_loss,val_accuracy\n"
     assert checkpoint_epochs(run) == 0
     monkeypatch.undo()
     assert_same_run(resume(run), uninterrupted(path, tmp_path))
@@ -204,8 +205,8 @@ def test_resume_refuses_changed_data(cli, tmp_path, monkeypatch):
 
 
 def test_checkpoint_every_k_epochs_in_the_partial_directory(cli, tmp_path):
-    """While training, the hidden directory holds config, model and the latest checkpoint,
-    never metrics.json; a finished run keeps no checkpoint."""
+    """While training, the hidden directory holds config, model, the history so far and the
+    latest checkpoint, never metrics.json; a finished run keeps no checkpoint."""
     path = write_config(tmp_path, CONFIG.replace("epochs: 12", "epochs: 12, checkpoint_every: 5"))
     seen, shown = {}, []
 
@@ -217,12 +218,12 @@ def test_checkpoint_every_k_epochs_in_the_partial_directory(cli, tmp_path):
         on_epoch=on_epoch, on_checkpoint=lambda *a: shown.append(a)))
     assert outcome.metrics["status"] == "finished"
     assert [epoch for _, epoch in shown] == [5, 10]
-    assert seen[4] == (["config.yaml", "model.json"], None)
+    assert seen[4] == (["config.yaml", "history.csv", "model.json"], None)
     # on_epoch runs before the checkpoint of its epoch is written
-    assert seen[5] == (["config.yaml", "model.json"], None)
-    assert seen[6] == ([CHECKPOINT, "config.yaml", "model.json"], 5)
-    assert seen[11] == ([CHECKPOINT, "config.yaml", "model.json"], 10)
-    assert seen[12] == ([CHECKPOINT, "config.yaml", "model.json"], 10)  # none after the last
+    assert seen[5] == (["config.yaml", "history.csv", "model.json"], None)
+    assert seen[6] == ([CHECKPOINT, "config.yaml", "history.csv", "model.json"], 5)
+    assert seen[11] == ([CHECKPOINT, "config.yaml", "history.csv", "model.json"], 10)
+    assert seen[12] == ([CHECKPOINT, "config.yaml", "history.csv", "model.json"], 10)
     (run,) = cli.run_dirs()
     assert set(RUN_FILES) <= set(files(run)) and CHECKPOINT not in files(run)
 

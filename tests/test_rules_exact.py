@@ -11,6 +11,7 @@ from conftest import CONFIGS, hooks, noisy_xor, weights, write_config
 
 from nncli.config import load_config
 from nncli.insight.trace import DROPOUT_NOTE, trace
+from nncli.runs.formats import read_history
 from nncli.training.checkpoint import CHECKPOINT
 from nncli.training.experiment import prepare
 from nncli.training.loop import batch_rows
@@ -84,7 +85,7 @@ def test_adam_plateau_early_stopping_and_dropout_resume_bit_for_bit(tmp_path):
     # the uninterrupted run stops early, after its rate was cut at least once
     assert whole.metrics["best_epoch"] is not None
     stop_at = whole.result.epochs_run - 4  # interrupted while early stopping is counting
-    rates = [r["lr"] for r in whole.result.history]
+    rates = [r["lr"] for r in whole.history]
     assert rates[stop_at - 1] < 0.02 and whole.result.epochs_run < 80
     cut = train_from_config(path, [], tmp_path / "cut", hooks=StopAfter(stop_at).hooks())
     assert cut.result.status == "interrupted" and cut.result.epochs_run == stop_at
@@ -259,6 +260,9 @@ def test_a_format_1_checkpoint_of_a_plain_run_still_resumes(tmp_path):
         for key in ("optimizer", "schedule", "early_stopping", "dropout_rng_state"):
             del state[key]
         state["format_version"] = 1
+        state["history"] = read_history(cut / "history.csv")  # format 1 held the history
+        del state["last_epoch"]
 
     rewrite(cut, as_format_1)
+    (cut / "history.csv").write_text("epoch,loss\n")  # not read: the checkpoint has the rows
     assert same_run(resume_run(cut, out=tmp_path / "resumed").run_dir, whole)

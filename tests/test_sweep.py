@@ -234,6 +234,19 @@ def test_bad_grid_exits_2_and_writes_nothing(cli, config, case):
     assert r.stdout == "" and not cli.out.exists()
 
 
+def test_scheduler_without_the_dask_extra_names_the_extra_to_install(cli, config, monkeypatch):
+    """distributed is the optional extra nncli[dask]: its absence is one error line, exit 2."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if not installed
+    r = cli("sweep", config, "--out", cli.out, "--grid", "seed=1,2",
+            "--scheduler", "tcp://127.0.0.1:8786")
+    assert r.exit_code == 2
+    assert r.stderr == ("error: --scheduler tcp://127.0.0.1:8786: the Dask client is not "
+                        "installed; install it with: pip install 'nncli[dask]'\n")
+    assert r.stdout == "" and not cli.out.exists()
+
+
 def test_unknown_key_error_names_the_key(config):
     with pytest.raises(InputError, match=r"training\.lerning_rate: unknown key "
                                          r"\(did you mean learning_rate\?\)"):

@@ -21,7 +21,7 @@ app = typer.Typer(
     help="Train multilayer perceptrons from YAML config files, on a plain NumPy engine.\n\n"
          "Example: nncli train configs/blobs.yaml",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..errors import TrainingFailed
 from . import console
 from .app import command
+from .options import ConfigFile, Json, Set
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -21,17 +22,17 @@ if TYPE_CHECKING:
                 "csv > sheet.csv; (fill in the value column) nncli check "
                 "configs/example-b-two-layers.yaml sheet.csv")
 def check(
-    config: Path = typer.Argument(..., help="The experiment's YAML config file."),
+    config: ConfigFile,
     answers: Path = typer.Argument(
         ..., help="The filled-in worksheet: its Markdown or CSV, or a name,value CSV."),
-    set_: Optional[List[str]] = typer.Option(
-        None, "--set", metavar="KEY=VALUE",
-        help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
-    json_: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    set_: Set = None,
+    json_: Json = False,
 ):
     """Grade a hand calculation: each filled-in cell against nncli's number, or against what
     its formula gives from your own earlier cells; names the first wrong cell and the mistake
-    that reproduces it. Exit 1 when a cell is wrong."""
+    that reproduces it. Exit 1 when a cell is wrong.
+
+    With --json, the grading of every cell as one JSON object."""
     from ..insight.check import check_config, summary
 
     report = check_config(config, answers, set_ or [])

@@ -3,28 +3,22 @@ config's JSON Schema for editors."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import List, Optional
-
-import typer
-
 from . import console
 from .app import command
+from .options import ConfigFile, Json, Set
 
 
 @command(epilog="Example: nncli config configs/moons.yaml --set training.learning_rate=0.05")
 def config(
-    config_file: Path = typer.Argument(..., metavar="CONFIG",
-                                       help="The experiment's YAML config file."),
-    set_: Optional[List[str]] = typer.Option(
-        None, "--set", metavar="KEY=VALUE",
-        help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
-    json_: bool = typer.Option(False, "--json", help="Print it as one JSON object instead."),
+    config_file: ConfigFile,
+    set_: Set = None,
+    json_: Json = False,
 ):
     """Print the resolved config (every default filled in) without training.
 
     It is the config.yaml the run directory would hold; nothing is trained or written. The
-    data are loaded, since some defaults depend on them (input size, task, validation)."""
+    data are loaded, since some defaults depend on them (input size, task, validation).
+    With --json, the same as one JSON object instead of YAML."""
     from ..config import load_config
     from ..runs.formats import config_yaml
     from ..training.experiment import prepare

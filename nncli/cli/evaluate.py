@@ -14,21 +14,24 @@ import typer
 from ..errors import InputError
 from . import console
 from .app import command
+from .options import Json, RunDir
 
 
 @command(epilog="Examples: nncli evaluate runs/digits-20260101-120000\n\n"
                 "nncli evaluate runs/penguins-20260101-120000 --data labelled.csv --json")
 def evaluate(
-    run_dir: Path = typer.Argument(..., metavar="RUN_DIR",
-                                   help="A run directory written by nncli train."),
+    run_dir: RunDir,
     data: Optional[Path] = typer.Option(
         None, "--data", help="A labelled CSV file (feature and target columns by name). "
         "Default: the run's own validation split, reproduced from its config.yaml."),
     delimiter: str = typer.Option(",", "--delimiter", help="The --data file's field delimiter."),
-    json_: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_: Json = False,
 ):
     """Evaluate a trained run: loss, accuracy, per-class precision/recall/F1 and confusion
-    matrix for classification; MSE, RMSE, MAE and R² (in the target's units) for regression."""
+    matrix for classification; MSE, RMSE, MAE and R² (in the target's units) for regression.
+
+    With --json, the same report as one JSON object instead of tables.
+    """
     from ..runs.evaluate import evaluate_run  # numpy, pyarrow: not needed by `nncli --help`
     from ..runs.load import load_run
 

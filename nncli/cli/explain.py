@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import List, Optional
-
 import typer
 
 from ..errors import InputError
 from . import console
 from .app import command
+from .options import ConfigFile, Json, Set
 
 NOTATIONS = ("mazur", "hagan", "mitchell")  # nncli.insight.explain.NOTATIONS (checked by a test)
 
@@ -17,7 +15,7 @@ NOTATIONS = ("mazur", "hagan", "mitchell")  # nncli.insight.explain.NOTATIONS (c
 @command(epilog="Example: nncli explain configs/example-b-two-layers.yaml 'W1[1,2]' "
                 "--notation hagan")
 def explain(
-    config: Path = typer.Argument(..., help="The experiment's YAML config file."),
+    config: ConfigFile,
     param: str = typer.Argument(..., help="A weight W<layer>[i,j] (from input i to unit j) or "
                                           "a bias b<layer>[j], counted from 1."),
     step: int = typer.Option(1, "--step", help="Which training update (1 = the first)."),
@@ -25,13 +23,13 @@ def explain(
                                  help="mazur (dE/dout · dout/dnet · dnet/dw), hagan "
                                       "(sensitivities s) or mitchell (δ = −∂E/∂net)."),
     digits: int = typer.Option(6, "--digits", help="Significant digits of the numbers."),
-    set_: Optional[List[str]] = typer.Option(
-        None, "--set", metavar="KEY=VALUE",
-        help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
-    json_: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    set_: Set = None,
+    json_: Json = False,
 ):
     """Derive one gradient by the chain rule, symbolically and then with the step's numbers,
-    in a textbook's notation, and its update."""
+    in a textbook's notation, and its update.
+
+    With --json, the derivation's terms and numbers as one JSON object."""
     if notation not in NOTATIONS:
         raise InputError(f"--notation: expected one of {', '.join(NOTATIONS)} "
                          f"(got {notation!r})")

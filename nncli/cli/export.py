@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
-
 import typer
 
 from ..errors import InputError
 from . import console
 from .app import command
+from .options import ConfigFile, Set
 
 
 @command(epilog="Example: nncli export configs/example-b-two-layers.yaml --kit my-kit "
                 "--steps 2; then write my-kit/my_network.py and run pytest in my-kit")
 def export(
-    config: Path = typer.Argument(..., help="The experiment's YAML config file."),
+    config: ConfigFile,
     kit: Path = typer.Option(..., "--kit", help="The kit's directory: new, or empty."),
     steps: int = typer.Option(1, "--steps", help="Number of training updates in the kit."),
-    set_: Optional[List[str]] = typer.Option(
-        None, "--set", metavar="KEY=VALUE",
-        help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
+    set_: Set = None,
 ):
     """Write a test kit: the data, the initial weights, every quantity of the first updates
     (CSV and JSON), CONVENTIONS.md, and a pytest file that checks your own forward, backward

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from ..errors import InputError, TrainingFailed
 from . import console
 from .app import command
+from .options import ConfigFile, Json, Set
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -28,7 +28,7 @@ DEFAULT_MAX_PARAMS = 2000
 
 @command(epilog="Example: nncli gradcheck configs/moons.yaml --samples 8 --json")
 def gradcheck(
-    config: Path = typer.Argument(..., help="The experiment's YAML config file."),
+    config: ConfigFile,
     eps: float = typer.Option(DEFAULT_EPS, "--eps", help="Finite-difference step, in float64."),
     tol: Optional[float] = typer.Option(
         None, "--tol", show_default=False,
@@ -40,13 +40,14 @@ def gradcheck(
         DEFAULT_MAX_PARAMS, "--max-params",
         help="Check at most N entries per array (a seeded random sample of larger arrays); "
              "0 checks every entry."),
-    set_: Optional[List[str]] = typer.Option(
-        None, "--set", metavar="KEY=VALUE",
-        help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
-    json_: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    set_: Set = None,
+    json_: Json = False,
 ):
     """Compare backprop's gradient of every parameter array with central finite differences
-    (float64); exit 1 when any array exceeds the tolerance."""
+    (float64); exit 1 when any array exceeds the tolerance.
+
+    With --json, the report (every array, its errors and result) as one JSON object.
+    """
     from rich.text import Text
 
     from ..insight.gradcheck import gradcheck_config

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
 from ..errors import InputError
 from . import console
 from .app import command
+from .options import RunDirs
 
 COMPARISON_FILE = "loss-comparison.png"
 
@@ -31,8 +32,7 @@ class What(str, Enum):
 @command(epilog="Examples: nncli plot runs/moons-20260101-120000 --what boundary --out moons.png"
                 "\n\nnncli plot runs/a runs/b --what loss --out compare.png")
 def plot(
-    run_dirs: List[Path] = typer.Argument(..., metavar="RUN_DIR",
-                                          help="Run directories written by nncli train."),
+    run_dirs: RunDirs,
     what: Optional[What] = typer.Option(
         None, "--what", help="loss, boundary (2-feature classification), fit (1-feature "
         "regression), network, or all that apply. Default: all for one run; for several "

@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..files import os_errors, os_reason
 from . import console
 from .app import command
+from .options import Json, RunDir
 
 COPY_BYTES = 1 << 20
 
@@ -28,8 +29,7 @@ COPY_BYTES = 1 << 20
 @command(epilog="Examples: nncli predict runs/penguins-20260101-120000 --input new.csv --proba\n\n"
                 "cat new.csv | nncli predict runs/x - > predictions.csv")
 def predict(
-    run_dir: Path = typer.Argument(..., metavar="RUN_DIR",
-                                   help="A run directory written by nncli train."),
+    run_dir: RunDir,
     input_arg: Optional[str] = typer.Argument(
         None, metavar="INPUT", help="The CSV file to predict (- for stdin); same as --input."),
     input_: Optional[str] = typer.Option(
@@ -41,10 +41,13 @@ def predict(
     proba: bool = typer.Option(False, "--proba",
                                help="Add a probability column p_<label> for each class."),
     delimiter: str = typer.Option(",", "--delimiter", help="The input's field delimiter."),
-    json_: bool = typer.Option(False, "--json", help="Print a one-line JSON summary (rows, "
-                               "columns, output) on stdout; needs --output for the predictions."),
+    json_: Json = False,
 ):
-    """Predict with a trained run: CSV rows in, one prediction per row out (CSV)."""
+    """Predict with a trained run: CSV rows in, one prediction per row out (CSV).
+
+    With --json, stdout holds a one-line summary (run_dir, input, output, rows, columns)
+    instead of the predictions, so it needs --output FILE for them.
+    """
     from ..runs.load import load_run  # numpy and pyarrow: not needed by `nncli --help`
     from ..runs.predict import predict_csv
 

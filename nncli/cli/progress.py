@@ -1,15 +1,11 @@
 """Progress on stderr, for training and for sweeps: live (a bar, a table) when stderr is a
 terminal, plain lines when it is not (a pipe, a log file, CI, a cluster job), nothing with
-``--quiet``. Colour follows rich, which honours ``NO_COLOR``."""
+``--quiet``. Colour follows rich, which honours ``NO_COLOR``; rich's live displays are
+imported only when shown (a quiet or piped run never needs them)."""
 
 from __future__ import annotations
 
 import time
-
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 
 from ..training.train import TrainHooks
 from . import console
@@ -30,7 +26,7 @@ class TrainingProgress:
 
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
-        self.live = console.err.is_terminal and not quiet
+        self.live = not quiet and console.err.is_terminal
         self.total = 0
         self.every = 1
         self._last_draw = 0.0
@@ -52,6 +48,9 @@ class TrainingProgress:
         self.every = max(1, total_epochs // 10)  # plain mode: about ten lines per run
         self._first = done + 1
         if self.live:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeRemainingColumn)
+
             self._bar = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("{task.fields[stats]}"),
@@ -116,7 +115,7 @@ class SweepProgress:
         self.where = where
         self.done = 0
         self.quiet = quiet
-        self.live = console.err.is_terminal and not quiet
+        self.live = not quiet and console.err.is_terminal
         self.running: dict[str, float] = {}  # point name -> start time
         self.recent: list[tuple[str, str, str]] = []  # (name, status, detail), newest first
         self.failed = 0
@@ -124,6 +123,8 @@ class SweepProgress:
 
     def __enter__(self):
         if self.live:
+            from rich.live import Live
+
             self._live = Live(get_renderable=self._table, console=console.err,
                               refresh_per_second=4, transient=True)
             self._live.__enter__()
@@ -156,6 +157,9 @@ class SweepProgress:
             console.info(f"[{self.done}/{self.total}] {point.name}: {outcome.status}  {detail}")
 
     def _table(self):
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(title=f"{self.done}/{self.total} done, {len(self.running)} running, "
                             f"{self.failed} failed or diverged", title_justify="left")
         table.add_column("run")

@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 
 from . import console
+from . import complete
 from .app import command
+from .options import Json
 
 SORT_HELP = "date (the default, oldest first), name, or a metric, best first: " \
             "val_accuracy, accuracy, val_r2, r2, val_loss, loss, wall_time."
@@ -17,12 +19,16 @@ SORT_HELP = "date (the default, oldest first), name, or a metric, best first: " 
 @command(epilog="Example: nncli runs runs --sort val_accuracy")
 def runs(
     directory: Path = typer.Argument(Path("runs"), help="Where the runs are: a parent of run "
-                                     "and sweep directories, a sweep directory, or one run."),
+                                     "and sweep directories, a sweep directory, or one run.",
+                                     autocompletion=complete.run_dirs),
     sort: Optional[str] = typer.Option(None, "--sort", metavar="METRIC", help=SORT_HELP),
-    json_: bool = typer.Option(False, "--json",
-                               help="Print one JSON object ({dir, runs: [...]}) on stdout."),
+    json_: Json = False,
 ):
-    """List runs with their date, status, key config values and final metrics (on stdout)."""
+    """List runs with their date, status, key config values and final metrics (on stdout).
+
+    With --json, one object: {dir, runs: [...]}, each run as `nncli show --json` gives it
+    without its history.
+    """
     from ..runs.index import find_runs, sort_runs
 
     found = sort_runs(find_runs(directory), sort)

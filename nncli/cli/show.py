@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import typer
-
 from ..errors import InputError
 from . import console
 from .app import command
+from .options import Json, RunDir
 
 
 @command(epilog="Example: nncli show runs/blobs-20261122-112029")
 def show(
-    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="A run directory."),
-    json_: bool = typer.Option(False, "--json", help="Print the run as one JSON object "
-                               "(as `nncli runs --json` lists it, plus its history)."),
+    run_dir: RunDir,
+    json_: Json = False,
 ):
-    """Show one run: status, key config values, final metrics and the loss per epoch."""
+    """Show one run: status, key config values, final metrics and the loss per epoch.
+
+    With --json, the run as `nncli runs --json` lists it, plus its history.
+    """
     from rich.table import Table
 
     from ..runs.formats import read_history

@@ -10,7 +10,9 @@ import typer
 
 from ..errors import InputError, TrainingFailed
 from . import console
+from . import complete
 from .app import command
+from .options import ConfigFile, Json, Set
 
 # nncli.sweep (numpy, pydantic), the progress table and distributed are imported inside the
 # command: `nncli --help` must not pay for them.
@@ -19,34 +21,33 @@ from .app import command
 @command(epilog="Example: nncli sweep configs/blobs.yaml --grid training.learning_rate=0.01,0.1 "
                 "--grid training.batch=sgd,minibatch --seeds 3 --jobs 2")
 def sweep(
-    config: Path = typer.Argument(..., help="The experiment's YAML config file."),
+    config: ConfigFile,
     grid: Optional[List[str]] = typer.Option(
-        None, "--grid", metavar="KEY=V1,V2,...",
+        None, "--grid", metavar="KEY=V1,V2,...", autocompletion=complete.config_keys,
         help="A config key by its dotted path and the values to try (parsed as YAML; "
              "lists allowed: KEY=[8],[16,8]); repeatable: the sweep is the cartesian product."),
     seeds: Optional[int] = typer.Option(
         None, "--seeds", min=1, metavar="N",
         help="Train every grid point with seeds 0..N-1 and report mean and standard deviation."),
-    set_: Optional[List[str]] = typer.Option(
-        None, "--set", metavar="KEY=VALUE",
-        help="Override a config key for every run of the sweep; repeatable."),
+    set_: Set = None,
     jobs: Optional[int] = typer.Option(
         None, "--jobs", "-j", min=1, help="Runs in parallel on this machine (default: the "
                                           "number of cores)."),
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", metavar="tcp://HOST:PORT",
-        help="Run on the workers of this Dask scheduler instead of local processes."),
+        help="Run on the workers of this Dask scheduler instead of local processes (needs "
+             "the Dask client: pip install 'nncli[dask]')."),
     out: Path = typer.Option(Path("runs"), "--out", help="Parent directory of the sweep directory."),
     fail_fast: bool = typer.Option(False, "--fail-fast",
                                    help="Start no new run after one fails or diverges."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
-    json_: bool = typer.Option(False, "--json",
-                               help="Print one JSON object (sweep_dir, every run) on stdout."),
+    json_: Json = False,
 ):
     """Train a config over a grid of overrides (and seeds); re-run the same command to resume.
 
     Every run is a normal run directory inside runs/<name>-sweep-<id>/, next to summary.csv
-    (best first). Exit code 1 when some run failed or diverged.
+    (best first); --set applies to every run. Exit code 1 when some run failed or diverged.
+    With --json, one object: sweep_dir, the counts of each status and every run.
     """
     if jobs is not None and scheduler:
         raise InputError("--jobs applies to local runs; with --scheduler the cluster's "

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import List, Optional
-
 import typer
 
 from ..errors import InputError, TrainingFailed
 from . import console
 from .app import command
+from .options import ConfigFile, Set
 
 # The library (numpy, pydantic, the data layer) and rich's Markdown are imported inside the
 # command, so `nncli --help` does not pay for them (docs/performance.md).
@@ -22,16 +20,14 @@ WORKSHEET_FORMATS = ("text", "markdown", "csv")
                 "--format markdown > step.md; a worksheet to fill in: nncli trace "
                 "configs/example-b-two-layers.yaml --worksheet --format csv > sheet.csv")
 def trace(
-    config: Path = typer.Argument(..., help="The experiment's YAML config file."),
+    config: ConfigFile,
     steps: int = typer.Option(1, "--steps", help="Number of training updates to trace."),
     format_: str = typer.Option("text", "--format",
                                 help="text (rendered tables), markdown, or json (one object); "
                                      "a worksheet: text, markdown or csv."),
     digits: int = typer.Option(6, "--digits",
                                help="Significant digits in text and markdown (json is exact)."),
-    set_: Optional[List[str]] = typer.Option(
-        None, "--set", metavar="KEY=VALUE",
-        help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
+    set_: Set = None,
     worksheet: bool = typer.Option(
         False, "--worksheet",
         help="Print the trace with blanks to fill in, each a named cell (grade it with nncli "

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from ..errors import InputError, TrainingFailed
-from . import console
+from . import complete, console
 from .app import command
+from .options import CONFIG_HELP, Json, Set
 from .signals import StopOnSignal
 
 if TYPE_CHECKING:
@@ -27,25 +28,26 @@ if TYPE_CHECKING:
 @command(epilog="Example: nncli train configs/blobs.yaml --set training.learning_rate=0.05 --json"
                 "\n\nAfter Ctrl-C (exit 130): nncli train --resume runs/blobs-20250101-120000")
 def train(
-    config: Optional[Path] = typer.Argument(None, help="The experiment's YAML config file."),
-    set_: Optional[List[str]] = typer.Option(
-        None, "--set", metavar="KEY=VALUE",
-        help="Override a config key by its dotted path (value parsed as YAML); repeatable."),
+    config: Annotated[Optional[Path], typer.Argument(
+        metavar="CONFIG", help=CONFIG_HELP, autocompletion=complete.config_files)] = None,
+    set_: Set = None,
     out: Optional[Path] = typer.Option(
         None, "--out", help="Parent directory of the new run (default: runs; with --resume, "
                             "the resumed run's parent)."),
-    resume: Optional[Path] = typer.Option(
-        None, "--resume", metavar="RUN_DIR",
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", metavar="RUN_DIR", autocompletion=complete.run_dirs,
         help="Continue an interrupted run (or the .partial directory of a checkpointed run "
              "that was killed) to its configured epochs, as a new run directory; --set may "
-             "change training.epochs and training.checkpoint_every only."),
+             "change training.epochs and training.checkpoint_every only.")] = None,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary."),
     no_plots: bool = typer.Option(False, "--no-plots",
                                   help="Write no pictures (loss.png, ...) into the run."),
-    json_: bool = typer.Option(False, "--json",
-                               help="Print one JSON object (run_dir, final metrics) on stdout."),
+    json_: Json = False,
 ):
-    """Train the network a config describes and write its run directory."""
+    """Train the network a config describes and write its run directory.
+
+    With --json, the last line of stdout is one JSON object: run_dir and metrics.json.
+    """
     if (config is None) == (resume is None):
         raise InputError("give a CONFIG file or --resume RUN_DIR" if config is None else
                          "give a CONFIG file or --resume RUN_DIR, not both")
@@ -67,7 +69,7 @@ def train(
         if "best_epoch" in outcome.metrics:  # early stopping: say which weights were kept
             console.info(outcome.metrics["reason"])
         from .sparkline import history_columns, loss_chart
-        chart = loss_chart(history_columns(outcome.result.history))
+        chart = loss_chart(history_columns(outcome.history))
         if chart is not None:
             console.err.print(chart)
     if json_:

@@ -73,7 +73,7 @@ class ClassificationData(_Common):
     n_redundant: Count0 = 2
     n_classes: Annotated[int, Field(strict=True, ge=2)] = 2
     n_clusters_per_class: Count = 2
-    class_sep: NonNeg = 1.0
+    class_sep: Annotated[float, Field(strict=True, allow_inf_nan=False, gt=0)] = 1.0
     flip_y: Annotated[float, Field(strict=True, ge=0, le=1)] = 0.01
 
     @model_validator(mode="after")

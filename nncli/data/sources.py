@@ -1,7 +1,8 @@
 """Load the dataset a ``data:`` config describes; one loader per source, keyed by its YAML name.
 
-scikit-learn is imported inside the loaders that need it only, so training on CSV, inline or
-blobs data never imports it (blobs are scikit-learn's numbers, made by ``data.blobs``).
+Training never imports scikit-learn: the generated sources are scikit-learn's numbers, made by
+``data.generators`` and ``data.blobs``, and the bundled data sets are read from scikit-learn's
+files by ``data.bundled``.
 Generated data come in the training dtype (a float32 run never holds a float64 copy of a
 million generated rows); data people bring (CSV, inline, bundled sets) come in float64, so a
 float32 run scales the exact values and rounds once.
@@ -16,7 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-from nncli.data import schema
+from nncli.data import bundled, generators, schema
+from nncli.data.blobs import make_blobs
 from nncli.data.features import Column
 from nncli.errors import InputError, NncliWarning
 
@@ -92,7 +94,8 @@ def column_labels(column: Column, where: Callable[[int], str]) -> np.ndarray:
 
 
 def _classification(X, labels, feature_names, what: str, target_name="target") -> Dataset:
-    classes = sorted(np.unique(labels).tolist())
+    # return_counts: np.unique's other path imports numpy.ma (12 ms) to look for a mask
+    classes = sorted(np.unique(labels, return_counts=True)[0].tolist())
     if len(classes) < 2:
         raise InputError(
             f"{what}: the classification target has a single class ({classes[0]!r}); "
@@ -121,7 +124,7 @@ def _finish(cfg, X, y, natural: str, feature_names=None, dtype=np.float64) -> Da
     return _classification(X, labels, names, f"data ({cfg.source})")
 
 
-# --- generated and bundled data (scikit-learn, imported lazily) ---------------------------
+# --- generated and bundled data (scikit-learn's numbers, without scikit-learn) -------------
 
 def _random_state(seed: int) -> int:
     if not 0 <= seed < 2**32:
@@ -129,13 +132,12 @@ def _random_state(seed: int) -> int:
     return seed
 
 
-def _sklearn(make: str, natural: str, params: tuple[str, ...]):
+def _generated(make: Callable, natural: str, params: tuple[str, ...]):
+    """The loader of a ``generators`` function, called with the config's ``params``."""
     def load(cfg, base_dir: Path, seed: int, dtype) -> Dataset:
-        from sklearn import datasets
-
         kwargs = {p: getattr(cfg, p) for p in params}
         try:
-            X, y = getattr(datasets, make)(**kwargs, random_state=_random_state(seed))
+            X, y = make(**kwargs, random_state=_random_state(seed))
         except ValueError as exc:  # a parameter combination the schema did not catch
             raise InputError(f"data ({cfg.source}): {exc}") from None
         return _finish(cfg, X, y, natural, dtype=dtype)
@@ -144,33 +146,22 @@ def _sklearn(make: str, natural: str, params: tuple[str, ...]):
 
 
 def _blobs(cfg: schema.BlobsData, base_dir: Path, seed: int, dtype) -> Dataset:
-    from nncli.data.blobs import make_blobs
-
     X, y = make_blobs(cfg.n_samples, cfg.n_features, cfg.centers, cfg.cluster_std,
                       _random_state(seed), dtype)
     return _finish(cfg, X, y, CLASSIFICATION, dtype=dtype)
 
 
+def _xor(cfg: schema.XorData, base_dir: Path, seed: int, dtype) -> Dataset:
+    X, y = generators.make_xor(cfg.n_samples, cfg.noise, seed)
+    return _finish(cfg, X, y, CLASSIFICATION, dtype=dtype)
+
+
 def _bundled(name: str, natural: str):
     def load(cfg, base_dir: Path, seed: int, dtype) -> Dataset:
-        from sklearn import datasets
-
-        bunch = getattr(datasets, f"load_{name}")()
-        names = [str(f) for f in bunch.feature_names]
-        return _finish(cfg, bunch.data, bunch.target, natural, names)
+        X, y, names = bundled.load(name)
+        return _finish(cfg, X, y, natural, names)
 
     return load
-
-
-def _xor(cfg: schema.XorData, base_dir: Path, seed: int, dtype) -> Dataset:
-    corners = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
-    rng = np.random.default_rng(seed)
-    pick = np.arange(4) if cfg.n_samples == 0 else rng.integers(0, 4, size=cfg.n_samples)
-    X = corners[pick]
-    if cfg.noise > 0:
-        X = X + rng.normal(0.0, cfg.noise, size=X.shape)
-    y = np.array([0, 1, 1, 0])[pick]
-    return _finish(cfg, X, y, CLASSIFICATION, dtype=dtype)
 
 
 # --- csv -----------------------------------------------------------------------------------
@@ -388,19 +379,21 @@ def _inline(cfg: schema.InlineData, base_dir: Path, seed: int, dtype) -> Dataset
 
 _LOADERS: dict[str, Callable[..., Dataset]] = {
     "blobs": _blobs,
-    "moons": _sklearn("make_moons", CLASSIFICATION, ("n_samples", "noise")),
-    "circles": _sklearn("make_circles", CLASSIFICATION, ("n_samples", "noise", "factor")),
-    "classification": _sklearn(
-        "make_classification",
+    "moons": _generated(generators.make_moons, CLASSIFICATION, ("n_samples", "noise")),
+    "circles": _generated(generators.make_circles, CLASSIFICATION,
+                          ("n_samples", "noise", "factor")),
+    "classification": _generated(
+        generators.make_classification,
         CLASSIFICATION,
         ("n_samples", "n_features", "n_informative", "n_redundant", "n_classes",
          "n_clusters_per_class", "class_sep", "flip_y"),
     ),
-    "regression": _sklearn(
-        "make_regression", REGRESSION,
+    "regression": _generated(
+        generators.make_regression, REGRESSION,
         ("n_samples", "n_features", "n_informative", "n_targets", "noise", "bias"),
     ),
-    "friedman1": _sklearn("make_friedman1", REGRESSION, ("n_samples", "n_features", "noise")),
+    "friedman1": _generated(generators.make_friedman1, REGRESSION,
+                            ("n_samples", "n_features", "noise")),
     "xor": _xor,
     "iris": _bundled("iris", CLASSIFICATION),
     "digits": _bundled("digits", CLASSIFICATION),

@@ -58,7 +58,7 @@ class Points:
 def load(path: str | Path) -> Run:
     path = Path(path)
     model = load_run(path)  # raises InputError naming what is missing
-    history = read_history(path / "history.csv")
+    history = read_history(path / "history.csv", thin=True)  # as training drew it
     return Run(path, str(model.description.get("name", path.name)), history_arrays(history), model)
 
 

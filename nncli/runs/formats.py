@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import InputError, TrainingFailed
-from ..files import read_json, read_text, validated
+from ..files import os_reason, read_json, validated
 from .model_file import FORMAT_VERSION, model_description  # noqa: F401 - model.json's home
 
 
@@ -45,38 +46,122 @@ def history_csv(history: list[dict]) -> str:
     if not history:
         return "epoch,loss\n"
     columns = list(history[0])
+    return history_line(columns) + "".join(history_line(history_cells(r, columns))
+                                           for r in history)
+
+
+def history_cells(record: dict, columns: list[str]) -> list[str]:
+    """A history row's cells: floats in their shortest exact form, None as an empty cell."""
+    return ["" if record[c] is None else repr(record[c]) for c in columns]
+
+
+def history_line(cells: list[str]) -> str:
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    for record in history:
-        writer.writerow(["" if record[c] is None else repr(record[c]) for c in columns])
+    csv.writer(buf, lineterminator="\n").writerow(cells)
     return buf.getvalue()
 
 
-def read_history(path: str | Path) -> list[dict]:
+class HistoryFile:
+    """history.csv written as training goes, a row per finished epoch, so that memory stays
+    flat however many epochs run. It lives in the run's hidden directory: :meth:`sync` makes
+    what is written durable (before each checkpoint, and before the run is published), and a
+    resumed run starts its file with the rows of the epochs its checkpoint covers."""
+
+    def __init__(self, path: Path, columns: list[str]):
+        self.path, self.columns = Path(path), columns
+        self.file = open(self.path, "w", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.file, lineterminator="\n")
+        self.writer.writerow(columns)
+
+    def append(self, record: dict) -> None:
+        self.writer.writerow(history_cells(record, self.columns))
+
+    def sync(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+
+
+class Thinned:
+    """At most about ``cap`` history rows, evenly spaced, from a history of any length: every
+    ``stride``-th epoch (the stride doubles whenever more than ``cap`` rows are kept) and the
+    last one. The pictures and the terminal chart draw these: a run of ten million epochs is
+    drawn from a few thousand rows, and one of up to ``cap`` epochs from every row. Fed row by
+    row, while training or while reading history.csv, it keeps the same rows either way."""
+
+    def __init__(self, cap: int = 4096):
+        self.cap, self.stride, self.rows, self.last = cap, 1, [], None
+
+    def add(self, record: dict) -> None:
+        self.last = record
+        if (record["epoch"] - 1) % self.stride == 0:
+            self.rows.append(record)
+            if len(self.rows) > self.cap:
+                self.stride *= 2
+                self.rows = [r for r in self.rows if (r["epoch"] - 1) % self.stride == 0]
+
+    def history(self) -> list[dict]:
+        tail = [self.last] if self.last is not None and self.last is not self.rows[-1] else []
+        return self.rows + tail
+
+
+def read_history(path: str | Path, thin: bool = False, rows: int | None = None) -> list[dict]:
     """A history.csv back as :func:`history_csv` was given it: one dict per epoch, the epoch
-    an int, the other values floats, None for an empty cell (an undefined value)."""
+    an int, the other values floats, None for an empty cell (an undefined value). Read row by
+    row: ``thin`` keeps the rows :class:`Thinned` keeps (for pictures of long runs); ``rows``
+    reads the first so many only (what a checkpoint covers; a line cut short by a crash after
+    them is never reached)."""
+    thinned = Thinned() if thin else None
+    history = []
+    for record in iter_history(path, rows):
+        if thinned is not None:
+            thinned.add(record)
+        else:
+            history.append(record)
+    return thinned.history() if thinned is not None and thinned.last else history
+
+
+def iter_history(path: str | Path, rows: int | None = None):
+    """The rows of a history.csv one at a time (see :func:`read_history`)."""
     path = Path(path)
-    text = read_text(path, "history file", in_run="not a finished nncli run")
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as e:
-        raise InputError(f"{path}: unreadable: {e}") from None
-    if not rows or rows[0][:2] != ["epoch", "loss"]:
-        raise InputError(f"{path}: expected a header starting with epoch,loss")
-    header, history = rows[0], []
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise InputError(f"{path}: line {line}: {len(row)} cells, expected {len(header)}")
-        record = {}
-        for name, cell in zip(header, row):
-            try:
-                record[name] = None if cell == "" else (int(cell) if name == "epoch"
-                                                        else float(cell))
-            except ValueError:
-                raise InputError(f"{path}: line {line}: {name} is not a number: {cell!r}") from None
-        history.append(record)
-    return history
+        f = open(path, encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise InputError(f"{path.parent}: no {path.name} (not a finished nncli run)") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot read history file: {os_reason(e)}") from None
+    count = 0
+    with f:
+        try:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None or header[:2] != ["epoch", "loss"]:
+                raise InputError(f"{path}: expected a header starting with epoch,loss")
+            for row in reader:
+                if count == rows:
+                    return
+                count += 1
+                yield _history_record(path, count + 1, header, row)
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise InputError(f"{path}: unreadable: {e}") from None
+    if rows is not None and count < rows:
+        raise InputError(f"{path}: {count} rows, but {rows} epochs were run")
+
+
+def _history_record(path: Path, line: int, header: list[str], row: list[str]) -> dict:
+    if len(row) != len(header):
+        raise InputError(f"{path}: line {line}: {len(row)} cells, expected {len(header)}")
+    record = {}
+    for name, cell in zip(header, row):
+        try:
+            record[name] = None if cell == "" else (int(cell) if name == "epoch"
+                                                    else float(cell))
+        except ValueError:
+            raise InputError(f"{path}: line {line}: {name} is not a number: {cell!r}") from None
+    return record
 
 
 class _ConfigDumper(yaml.SafeDumper):

@@ -7,7 +7,7 @@ one or the new one, never a mix. It holds plain arrays only, read back with
 
 - the parameters by run-directory name (``W1``, ``b1``, ...) at the end of an epoch;
 - ``order``: the row order of that epoch (shuffling permutes it further each epoch);
-- ``state``: one JSON text: the history up to that epoch, the shuffle generator's state, the
+- ``state``: one JSON text: the number of epochs done, the shuffle generator's state, the
   wall time so far and a SHA-256 of the training and validation arrays, so that a run is never
   resumed on data that changed (an edited CSV file) and silently stops being reproducible;
   the update rule's step count, the plateau schedule's and early stopping's counters, and the
@@ -15,8 +15,11 @@ one or the new one, never a mix. It holds plain arrays only, read back with
 - ``opt_<name>``: the update rule's state arrays (flat, like the parameters: ``opt_v``,
   ``opt_m``, ...), and ``best_theta``: early stopping's best weights (with restore_best).
 
-Format 1 (before update rules had state) is read too: it holds no optimizer, schedule,
-early-stopping or dropout state, which only runs that need none can resume from.
+The history of those epochs is not in the checkpoint: it is the run's history.csv, written as
+training goes, whose first ``epochs_done`` rows a resumed run starts from (so a checkpoint stays
+small however long the run). Formats 1 and 2 (which held the history in ``state``) are read
+too; format 1 holds no optimizer, schedule, early-stopping or dropout state, which only runs
+that need none can resume from.
 
 Training resumes at the start of the epoch after the checkpoint; an interrupted epoch is run
 again from its start, which gives the same weights as a run that never stopped.
@@ -46,8 +49,8 @@ from ..runs.npz import read_npz
 from .loop import FitResult, history_columns as loop_history_columns
 
 CHECKPOINT = "checkpoint.npz"
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 _RESERVED = ("order", "state")  # the array names beside the parameters
 _PARAMETER = re.compile(r"[Wb][1-9][0-9]{0,3}")
 OPTIMIZER_PREFIX = "opt_"
@@ -92,7 +95,10 @@ class _State(BaseModel):
     data_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     rng_state: dict
     # an integer too large for a float would break every finiteness check: int64 at most
-    history: list[dict[str, Annotated[int, Field(ge=-2**63, lt=2**63)] | float | None]]
+    # formats 1 and 2 only (format 3 keeps the history in history.csv, and the row of its last
+    # epoch here, to check that file against)
+    history: list[dict[str, Annotated[int, Field(ge=-2**63, lt=2**63)] | float | None]] | None = None
+    last_epoch: dict[str, Annotated[int, Field(ge=-2**63, lt=2**63)] | float | None] | None = None
     # Format 2:
     optimizer: _Optimizer | None = None
     schedule: _Plateau | None = None
@@ -134,7 +140,7 @@ def checkpoint_bytes(params: dict[str, np.ndarray], result: FitResult, data_sha2
         "wall_time": result.wall_time,
         "data_sha256": data_sha256,
         "rng_state": result.rng_state,
-        "history": result.history,
+        "last_epoch": result.last_record,
         "optimizer": {"rule": optimizer["rule"], "t": optimizer["t"],
                       "arrays": list(optimizer["arrays"])},
         "schedule": result.control["schedule"],
@@ -176,9 +182,21 @@ def load_checkpoint(run_dir: Path) -> Checkpoint:
         raise InputError(f"{path}: state: {later[0]}: not part of checkpoint format 1")
     if state.format_version >= 2 and state.optimizer is None:
         raise InputError(f"{path}: state: optimizer: required key is missing")
-    if len(state.history) != state.epochs_done:
+    if (state.history is None) != (state.format_version >= 3):
+        raise InputError(f"{path}: state: history: " + (
+            "required key is missing" if state.history is None
+            else f"not part of checkpoint format {state.format_version}"))
+    if state.history is not None and len(state.history) != state.epochs_done:
         raise InputError(f"{path}: state: {len(state.history)} history rows for "
                          f"{state.epochs_done} epochs")
+    if state.format_version >= 3:
+        last = state.last_epoch
+        if (last is None) != (state.epochs_done == 0) or (last and last.get("epoch") != state.epochs_done):
+            raise InputError(f"{path}: state: last_epoch: must be the history row of epoch "
+                             f"{state.epochs_done} (epochs_done)")
+    elif state.last_epoch is not None:
+        raise InputError(f"{path}: state: last_epoch: not part of checkpoint format "
+                         f"{state.format_version}")
     order = arrays.pop("order")
     names = state.optimizer.arrays if state.optimizer else []
     missing = [f"{OPTIMIZER_PREFIX}{k}" for k in names if f"{OPTIMIZER_PREFIX}{k}" not in arrays]
@@ -225,7 +243,7 @@ def restore(checkpoint: Checkpoint, experiment) -> FitResult:
         raise InputError(f"{path}: the training data differ from the data this run was trained "
                          f"on (was a data file changed?); resuming would not reproduce the run")
     expected = history_columns(experiment)
-    for row in state.history:
+    for row in (state.history or []) + ([state.last_epoch] if state.last_epoch else []):
         if list(row) != expected or any(v is not None and not math.isfinite(v)
                                         for v in row.values()):
             raise InputError(f"{path}: state: history rows must be {', '.join(expected)} "
@@ -244,7 +262,9 @@ def restore(checkpoint: Checkpoint, experiment) -> FitResult:
         raise InputError(f"{path}: state: dropout_rng_state: the config has no dropout")
     for name, target in params.items():
         target[...] = checkpoint.params[name]  # in place: the network's arrays may be views
-    return FitResult(history=[dict(r) for r in state.history], wall_time=state.wall_time,
+    history = None if state.history is None else [dict(r) for r in state.history]
+    return FitResult(history=history, epochs_run=state.epochs_done,
+                     last_record=state.last_epoch, wall_time=state.wall_time,
                      order=order.astype(np.intp), rng_state=state.rng_state,
                      optimizer=optimizer, control=control, best_theta=best_theta,
                      dropout_rng_state=dropout)

@@ -33,7 +33,11 @@ from .objective import optimizer_for, penalty_for
 
 @dataclass
 class FitResult:
-    history: list[dict] = field(default_factory=list)  # one dict per finished epoch
+    # One dict per finished epoch; None when the caller keeps the history itself (the trainer
+    # streams it to history.csv through its hooks, so memory stays flat).
+    history: list[dict] | None = field(default_factory=list)
+    epochs_run: int = 0
+    last_record: dict | None = None  # the history row of the last finished epoch
     status: str = "finished"  # finished | diverged | interrupted
     reason: str = ""
     wall_time: float = 0.0
@@ -48,13 +52,17 @@ class FitResult:
     control: dict | None = None
     best_theta: np.ndarray | None = None
     dropout_rng_state: dict | None = None
-    # With early stopping: the best epoch, and the epoch whose weights training ended with.
+    # With early stopping: the best epoch (and its monitored value), and the epoch whose
+    # weights training ended with.
     best_epoch: int | None = None
+    best_value: float | None = None
     weights_epoch: int | None = None
 
-    @property
-    def epochs_run(self) -> int:
-        return len(self.history)
+    def __post_init__(self):
+        if self.history and not self.epochs_run:
+            self.epochs_run = len(self.history)
+        if self.history and self.last_record is None:
+            self.last_record = self.history[-1]
 
 
 class Hooks:
@@ -108,7 +116,8 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
         validation: tuple[np.ndarray, np.ndarray] | None = None,
         hooks: Hooks | None = None, resume: FitResult | None = None,
         weights: np.ndarray | None = None, val_weights: np.ndarray | None = None,
-        dropout_rng: np.random.Generator | None = None) -> FitResult:
+        dropout_rng: np.random.Generator | None = None, keep_history: bool = True
+        ) -> FitResult:
     """Train ``net`` in place on (X, Y) as ``training`` says (batches, update rule, learning
     rate and schedule, penalties, early stopping) up to epoch ``training.epochs``; ``rng``
     shuffles; ``metric`` is the task metric; ``weights`` (and ``val_weights``) weigh each
@@ -122,7 +131,8 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
     schedule and early-stopping state), so ``resume=`` with it and those weights in ``net``
     continues exactly as if training had never stopped. Early stopping ends training as
     ``finished``, with its reason and (with restore_best) the best epoch's weights.
-    ``hooks.epoch_end`` sees every finished epoch (for progress and checkpoints).
+    ``hooks.epoch_end`` sees every finished epoch (for progress and checkpoints); with
+    ``keep_history=False`` the result keeps no history rows (the hooks have seen them).
     """
     hooks = hooks or Hooks()
     n = len(X)
@@ -152,7 +162,10 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
     # batch, so the metric compares them with Y itself (no epoch-sized copy of the targets).
     outputs = np.empty((n, net.n_outputs), net.dtype)
 
-    result = FitResult(history=list(resume.history) if resume else [])
+    result = FitResult(history=None, epochs_run=resume.epochs_run if resume else 0,
+                       last_record=resume.last_record if resume else None)
+    if keep_history:
+        result.history = list(resume.history or []) if resume else []
     result.optimizer = {"rule": training.update, "t": 0,
                         "arrays": {k: a.copy() for k, a in optimizer.state.items()}}
     if resume is not None:
@@ -218,7 +231,10 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
         reason = control.epoch_end(record, net.theta)
         np.copyto(good, net.theta)
         _boundary(result, order, rng, optimizer, control, dropout_rng)
-        result.history.append(record)
+        result.epochs_run += 1
+        result.last_record = record
+        if result.history is not None:
+            result.history.append(record)
         result.wall_time = time.perf_counter() - started
         hooks.epoch_end(record, result)
         if reason:
@@ -226,6 +242,7 @@ def fit(net: Network, loss: Loss, X: np.ndarray, Y: np.ndarray, training: Traini
     if control.stopping is not None and result.epochs_run:
         last = result.epochs_run
         result.best_epoch = control.best_epoch
+        result.best_value = control.stopping.best.value
         result.weights_epoch = control.finish(net.theta, last)
         kept = f"kept the weights of epoch {result.weights_epoch}"
         if reason:

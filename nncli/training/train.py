@@ -9,11 +9,12 @@ from pathlib import Path
 
 from ..config import load_config
 from ..errors import InputError, NncliWarning, OutputFailed, TrainingFailed
-from ..files import finite_or_none
+from ..files import finite_or_none, os_errors
 from ..runs.directory import (RUN_FILES, RunWriter, discard_partial, is_inside, is_partial,
                               lock_dir, unlock_dir)
-from ..runs.formats import config_yaml, history_csv, model_description
-from .checkpoint import CHECKPOINT, checkpoint_bytes, experiment_fingerprint, load_checkpoint, restore
+from ..runs.formats import HistoryFile, Thinned, config_yaml, iter_history, model_description
+from .checkpoint import (CHECKPOINT, checkpoint_bytes, experiment_fingerprint, history_columns,
+                         load_checkpoint, restore)
 from .experiment import Experiment, divergence_hint, prepare
 from ..engine.network import evaluate
 from .loop import FitResult, Hooks, fit
@@ -38,6 +39,10 @@ class TrainOutcome:
     result: FitResult
     metrics: dict  # the content of metrics.json
     plot_problems: list[str] = field(default_factory=list)  # pictures that could not be drawn
+    # the history as the pictures and the terminal chart draw it: every epoch of a run of up
+    # to a few thousand, evenly spaced ones of a longer run (runs.formats.Thinned); the whole
+    # history is the run's history.csv
+    history: list[dict] = field(default_factory=list)
 
 
 def train_from_config(config_path: str | Path, overrides: list[str] = (),
@@ -103,20 +108,48 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
     return outcome
 
 
-class _Checkpointing(Hooks):
-    """The caller's hooks, plus a checkpoint every ``training.checkpoint_every`` epochs."""
+class _Recording(Hooks):
+    """The caller's hooks, plus what the trainer records as training goes: each epoch's row
+    appended to history.csv (and to the thinned copy the pictures draw), and a checkpoint
+    every ``training.checkpoint_every`` epochs."""
 
     def __init__(self, hooks: TrainHooks, experiment: Experiment, writer: RunWriter):
         self.hooks, self.experiment, self.writer = hooks, experiment, writer
         self.fingerprint = functools.cache(lambda: experiment_fingerprint(experiment))
         self.saved_epoch = 0  # the epoch of the checkpoint on disk (0: none yet)
+        self.history: HistoryFile | None = None
+        self.history_path = writer.tmp / "history.csv"
+        self.thinned = Thinned()
+
+    def open_history(self, earlier) -> None:
+        """history.csv in the run's hidden directory, starting with the rows of the epochs a
+        resumed run already has (``earlier``, an iterable of rows)."""
+        columns = history_columns(self.experiment)
+        with os_errors(self.history_path):
+            self.history = HistoryFile(self.history_path, columns)
+            for record in earlier:
+                if list(record) != columns:
+                    raise InputError(f"history rows must be {', '.join(columns)}, got "
+                                     f"{', '.join(record)}")
+                self.record(record)
+
+    def record(self, record: dict) -> None:
+        self.history.append(record)
+        self.thinned.add(record)
+
+    def sync(self) -> None:
+        with os_errors(self.history_path):
+            self.history.sync()
 
     def save(self, result: FitResult) -> None:
+        self.sync()  # the checkpoint's epochs are all in history.csv first
         data = checkpoint_bytes(self.experiment.network.parameters(), result, self.fingerprint())
         self.writer.write_bytes(CHECKPOINT, data)
         self.saved_epoch = result.epochs_run
 
     def epoch_end(self, record: dict, result: FitResult) -> None:
+        with os_errors(self.history_path):
+            self.record(record)
         self.hooks.epoch_end(record, result)
         t = self.experiment.config.training
         done = result.epochs_run
@@ -132,35 +165,39 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
                        start: FitResult | None = None, resumed_from: Path | None = None,
                        plots: bool = False) -> TrainOutcome:
     writer = RunWriter(out, experiment.config.name)
-    checkpointing = _Checkpointing(hooks, experiment, writer)
+    recording = _Recording(hooks, experiment, writer)
     try:
-        # With these two, the temporary directory is resumable from its first checkpoint on.
+        # With these two and history.csv, the temporary directory is resumable from its first
+        # checkpoint on.
         description = model_description(experiment)
         writer.write_text("config.yaml", config_yaml(experiment.config))
         writer.write_json("model.json", description)
+        recording.open_history(_earlier_rows(start, resumed_from))
         hooks.started(experiment, start.epochs_run if start else 0)
-        result = run_fit(experiment, checkpointing, start)
+        result = run_fit(experiment, recording, start, keep_history=False)  # rows: history.csv
         metrics = final_metrics(experiment, result)
         if resumed_from is not None:
             metrics["resumed_from"] = str(resumed_from)
-        write_run(writer, experiment, result, metrics)
+        write_run(writer, experiment, metrics)
         if result.status == "interrupted":
-            checkpointing.save(result)
+            recording.save(result)
         else:  # a finished run needs no checkpoint; a diverged one would only diverge again
+            recording.sync()
             writer.remove(CHECKPOINT)
-            checkpointing.saved_epoch = 0
+            recording.saved_epoch = 0
         writer.assembled = True  # from here on, whatever fails, the run is kept
         plot_problems = []
         # Pictures go in before publishing, so a run never appears without them; an interrupted
         # run gets none (a second Ctrl-C while drawing would cost the run).
+        history = recording.thinned.history() if recording.thinned.last else []
         if plots and result.status != "interrupted":
-            plot_problems = _draw(writer.tmp, experiment, result, description, metrics,
+            plot_problems = _draw(writer.tmp, experiment, history, description, metrics,
                                   hooks.stop_requested)
         run_dir = writer.commit()
     except BaseException as e:
         # Kept under its hidden name: an assembled run, and the last checkpoint when the
         # machine failed (a full disk must not cost the epochs already saved).
-        checkpoint = checkpointing.saved_epoch if isinstance(e, OutputFailed) else 0
+        checkpoint = recording.saved_epoch if isinstance(e, OutputFailed) else 0
         kept = writer.abort(keep=bool(checkpoint))
         if kept is not None and isinstance(e, (InputError, TrainingFailed)):
             if writer.assembled:
@@ -168,10 +205,34 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
             raise type(e)(f"{e}; the checkpoint after epoch {checkpoint} is kept in {kept}: "
                           f"continue with nncli train --resume {kept}") from None
         raise
-    return TrainOutcome(run_dir, experiment, result, metrics, plot_problems)
+    finally:
+        if recording.history is not None:
+            recording.history.close()
+    return TrainOutcome(run_dir, experiment, result, metrics, plot_problems, history)
 
 
-def _draw(path: Path, experiment: Experiment, result: FitResult, description: dict,
+def _earlier_rows(start: FitResult | None, resumed_from: Path | None):
+    """The history rows a resumed run starts with: a checkpoint of format 3 covers the first
+    ``epochs_done`` rows of its run's history.csv (rows written after it, or a line cut short
+    by a crash, are left out); older formats held them themselves."""
+    if start is None:
+        return []
+    if start.history is not None:
+        return start.history
+    return _checked_rows(resumed_from / "history.csv", start)
+
+
+def _checked_rows(path: Path, start: FitResult):
+    """The first ``start.epochs_run`` rows of ``path``; the last must be the checkpoint's."""
+    last = None
+    for last in iter_history(path, rows=start.epochs_run):
+        yield last
+    if last != start.last_record:
+        raise InputError(f"{path}: the row of epoch {start.epochs_run} is not the one the "
+                         f"checkpoint recorded (was the file changed?)")
+
+
+def _draw(path: Path, experiment: Experiment, history: list[dict], description: dict,
           metrics: dict, stop) -> list[str]:
     """The run's pictures, drawn from what is in memory (nothing is read back from ``path``);
     returns the problems (a picture that cannot be drawn never costs the run). ``stop()``
@@ -182,19 +243,19 @@ def _draw(path: Path, experiment: Experiment, result: FitResult, description: di
 
     model = trained_model(path, ModelFile.model_validate(description), description,
                           experiment.network, metrics["status"])
-    run = plots.Run(path, experiment.config.name, plots.history_arrays(result.history), model)
+    run = plots.Run(path, experiment.config.name, plots.history_arrays(history), model)
     return plots.write_run_plots(run, plots.points_of(experiment), stop)
 
 
 def run_fit(experiment: Experiment, hooks: Hooks | None = None,
-            resume: FitResult | None = None) -> FitResult:
+            resume: FitResult | None = None, keep_history: bool = True) -> FitResult:
     """``fit`` on the experiment's training split, validated on its validation split."""
     validation = (experiment.X_val, experiment.Y_val) if experiment.has_validation else None
     result = fit(experiment.network, experiment.loss, experiment.X_train, experiment.Y_train,
                  experiment.config.training, rng=experiment.shuffle_rng,
                  metric=experiment.metric, validation=validation, hooks=hooks, resume=resume,
                  weights=experiment.w_train, val_weights=experiment.w_val,
-                 dropout_rng=experiment.dropout_rng)
+                 dropout_rng=experiment.dropout_rng, keep_history=keep_history)
     if result.status == "diverged":
         result.reason += divergence_hint(experiment)
     return result
@@ -228,7 +289,6 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     }
     if result.best_epoch is not None:  # early stopping: which weights the run kept
         stopping = experiment.config.training.early_stopping
-        best = result.history[result.best_epoch - 1] if result.best_epoch else None
         metrics["best_epoch"] = result.best_epoch or None
         if result.weights_epoch == result.best_epoch:
             why = "the best epoch"
@@ -240,13 +300,13 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
             "epoch": result.weights_epoch,
             "why": why,
             "monitor": stopping.monitor,
-            "best": None if best is None else finite_or_none(best[stopping.monitor]),
+            "best": finite_or_none(result.best_value) if result.best_epoch else None,
         }
     return metrics
 
 
-def write_run(writer: RunWriter, experiment: Experiment, result: FitResult, metrics: dict) -> None:
-    """The files that training changes (config.yaml and model.json were written at the start)."""
-    writer.write_text("history.csv", history_csv(result.history))
+def write_run(writer: RunWriter, experiment: Experiment, metrics: dict) -> None:
+    """The files training ends with (config.yaml and model.json were written at the start,
+    history.csv as it went)."""
     writer.write_weights(experiment.network.parameters())
     writer.write_json("metrics.json", metrics)

@@ -4,11 +4,6 @@ the catalogue on hand-computed numbers, follow-through through the rule's state,
 explain's update line and the kit's check of the state. (The calculator equals trace bit for bit
 for every rule: tests/test_learners.py.)"""
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -279,6 +274,61 @@ def test_explain_numbers_of_every_rule_are_trace_numbers(overrides):
             assert e.after == cells[f"{name}'[{index}@3"]
 
 
+# Two samples, a tanh hidden layer with dropout 0.5 (seed 0 draws the masks [2, 0] and [0, 2]),
+# a sigmoid output with binary cross-entropy, class 0 weighing 3 (w = [3, 1], Σ w = 4), l2 and l1.
+SMALL = """
+seed: 0
+data: {source: inline, x: [[1, 2], [0.5, -1]], y: [0, 1], task: classification, validation: 0}
+network:
+  layers:
+    - {units: 2, activation: tanh, dropout: 0.5, weights: [[0.5, -0.3], [0.2, 0.4]],
+       biases: [0.1, 0]}
+    - {units: 2, activation: sigmoid, weights: [[1, -1], [0.5, 0.5]], biases: [0, 0]}
+training: {loss: binary_cross_entropy, batch: full, learning_rate: 0.1, l2: 0.1, l1: 0.01,
+           class_weight: {0: 3}}
+"""
+
+
+def test_explain_with_dropout_row_weights_and_a_penalty(cli, tmp_path):
+    config = write_config(tmp_path, SMALL)
+    ex = exercise_config(config, [], 1)
+    assert ex.steps[0].values["mask1"].tolist() == [[2, 0], [0, 2]]
+    cells = trace_as_cells(trace_config(config, [], 1).to_dict())
+    for notation in ("mazur", "hagan", "mitchell"):
+        for param in ("W1[2,1]", "W2[1,2]", "b1[2]"):
+            e = explain(ex, param, 1, notation)
+            for label, value in e.factors.items():
+                assert cells[label] == value, (notation, param, label)
+    assert {"mask1[1,1]", "w[1]"} <= set(explain(ex, "W2[1,2]", 1).factors)
+    r = cli("explain", config, "W1[2,1]")
+    # sample 1 (class 0, y = [1, 0], w = 3): z1 = [0.5 + 0.4 + 0.1, −0.3 + 0.8] = [1, 0.5],
+    # a1 ⊙ m1 = [2 tanh(1), 0] = [1.52319, 0], z2 = [1.52319, −1.52319], a2 = [0.821007,
+    # 0.178993], δ2 = (a2 − y) · 3 / 4 = [−0.134244, 0.134244]; unit 1 of layer 1:
+    # (δ2 · W2[1,:]) = −0.134244 − 0.134244 = −0.268489, times tanh′(1) = 1 − tanh(1)² =
+    # 0.419974 and its mask 2: δ1 = −0.225517
+    for line in [
+            "  ∂E/∂out_h1 = Σ_k ∂E/∂net_ok · w(h1→ok), over the units k of layer 2, with the "
+            "weights W2 as they were before this step's update, times this unit's dropout mask "
+            "m_h1 (0, or 1 / (1 − p))",
+            "  ∂E/∂net_h1 (sample 1) = tanh′(1) · (-0.134244 · 1 + 0.134244 · -1 = -0.268489) "
+            "· (m = 2) = 0.419974 · -0.268489 · 2 = -0.225517",
+            "  ∂E/∂net_h1 (sample 2) = tanh′(0.15) · (0.0943546 · 1 + -0.155645 · -1 = 0.25) "
+            "· (m = 0) = 0.977833 · 0.25 · 0 = 0",
+            # Σ δ · x + l2 · w + l1 · sign(w) = −0.451034 + 0 + 0.02 + 0.01
+            "  ∂E/∂w(i2→h1) = -0.225517 · 2 + 0 · -1 + 0.1 · 0.2 + 0.01 · sign(0.2) = -0.421034"]:
+        assert line + "\n" in r.stdout, line
+    r = cli("explain", config, "W2[1,2]", "--notation", "mitchell")
+    for line in [
+            # the fused δ of a weighted row: (t − o) · wᵢ / Σ w
+            "  δ_o2 (sample 1) = (0 − 0.178993) · 3 / 4 = -0.134244",
+            "  δ_o2 (sample 2) = (1 − 0.377418) · 1 / 4 = 0.155645",
+            # −∂E/∂w: Σ δ · (a ⊙ m) − l2 · w − l1 · sign(w) = −0.204478 + 0 + 0.1 + 0.01
+            "  Σ over the samples of δ_o2 · x_o2,h1 · m_h1 (its dropout mask), less the "
+            "penalty's l2 · w + l1 · sign(w) = -0.134244 · 1.52319 + 0.155645 · 0 − 0.1 · -1 − "
+            "0.01 · sign(-1) = -0.0944795"]:
+        assert line + "\n" in r.stdout, line
+
+
 def test_explain_a_momentum_update_in_each_notation(cli):
     args = ["explain", EXAMPLE_A, "W1[1,1]", "--step", "2",
             *[a for o in MOMENTUM for a in ("--set", o)]]
@@ -306,82 +356,6 @@ def test_explain_a_momentum_update_in_each_notation(cli):
                  "  v̂ = 0.1296 / (1 − 0.96^1) = 3.24  (vhatW1'[1,1])",
                  "  w(i1→o1)′ = 0.95 − 0.1 · 1.8 / (√3.24 + 0.1) = 0.855263  (W1'[1,1])"]:
         assert line + "\n" in r.stdout, line
-
-
-# --- export ----------------------------------------------------------------------------------
-
-# Runs several kits' generated tests in one process (one interpreter start for all), each
-# against tests/kit_reference.py on its own config: prints [exit code, output] per kit.
-RUN_KITS = """
-import contextlib, io, json, os, sys
-import pytest
-results = []
-for kit, config, settings, bug in json.loads(sys.argv[1]):
-    os.environ.update(NNCLI_KIT_MODULE=sys.argv[2], NNCLI_REFERENCE_CONFIG=config,
-                      NNCLI_REFERENCE_SET=settings, NNCLI_REFERENCE_BUG=bug)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = pytest.main(["-q", "-p", "no:cacheprovider", "--import-mode=importlib", kit])
-    results.append([int(code), out.getvalue()])
-    for name in [m for m in sys.modules if "my_network" in m]:  # each kit's own test module
-        del sys.modules[name]
-print(json.dumps(results))
-"""
-
-
-def run_kits(kits: list[tuple[Path, Path, list[str], str]]) -> list[tuple[int, str]]:
-    runs = [[str(kit), str(config), ";".join(settings), bug]
-            for kit, config, settings, bug in kits]
-    done = subprocess.run([sys.executable, "-c", RUN_KITS, json.dumps(runs),
-                           str(ROOT / "tests" / "kit_reference.py")], capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return [tuple(r) for r in json.loads(done.stdout.splitlines()[-1])]
-
-
-RULES = [["training.update=gradient"], ["training.update=normalized"],
-         ["training.update=momentum", "training.momentum_form=classic"],
-         ["training.update=momentum", "training.momentum_form=pytorch"],
-         ["training.update=momentum", "training.momentum_form=hagan"],
-         ["training.update=nesterov", "training.momentum_form=classic"],
-         ["training.update=nesterov", "training.momentum_form=pytorch"],
-         ["training.update=adam"], ["training.update=rmsprop"], ["training.update=adagrad"]]
-
-
-def test_the_kit_of_every_rule_passes_on_the_reference_and_names_a_planted_form(cli, tmp_path):
-    # EVERYTHING (dropout, class weights, l2 and l1, a halving rate, minibatches), three steps
-    # over two epochs, with each rule; then momentum in the classic form, and a reference that
-    # computes it in the pytorch form
-    config = write_config(tmp_path, EVERYTHING)
-    kits = []
-    for i, settings in enumerate(RULES):
-        kit = tmp_path / f"kit{i}"
-        r = cli("export", config, "--kit", kit, "--steps", "4",
-                *[a for s in settings for a in ("--set", s)])
-        assert r.exit_code == 0, r.output
-        kits.append((kit, config, settings, ""))
-    kits.append((tmp_path / "kit2", config, RULES[2], "pytorch"))
-    results = run_kits(kits)
-    for (code, out), settings in zip(results[:-1], RULES):
-        assert code == 0 and "4 passed" in out, (settings, out)
-    code, out = results[-1]
-    assert code == 1
-    assert "step 1: vW1' is the first quantity that disagrees: vW1'[1,1] is " in out
-    assert "vW1′ = μ · vW1 − lr · dW1" in out
-    # what the kit holds for a rule with state
-    k = json.loads((tmp_path / "kit7" / "kit.json").read_text())  # adam
-    assert k["state"] == ["mW1", "mb1", "mW2", "mb2", "mW3", "mb3",
-                          "vW1", "vb1", "vW2", "vb2", "vW3", "vb3"]
-    assert k["rule"] == {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08}
-    assert [s["lr"] for s in k["steps"]] == [0.1, 0.1, 0.1, 0.05]
-    t = trace_config(config, RULES[7], 4).to_dict()
-    assert k["steps"][3]["expected"]["mW2'"] == t["steps"][3]["optimizer"]["state"]["m"]["W2"]
-    assert k["steps"][0]["weights"] == t["steps"][0]["weights"]
-    assert k["steps"][0]["masks"][0] == t["dropout"]["masks"]["1"][:3]
-    assert k["steps"][0]["masks"][2] is None
-    conventions = (tmp_path / "kit7" / "CONVENTIONS.md").read_text()
-    assert ("**The update's state.** `state` holds the rule's arrays by cell name without the "
-            "prime: `mW1`, `mb1`, `mW2`, `mb2`, ... (m, v of each trained array") in conventions
 
 
 def test_the_readme_momentum_example_is_what_nncli_says(cli, tmp_path, monkeypatch):

@@ -22,7 +22,6 @@ and ``dL/db`` mean ``dW`` and ``db``, and ``′`` or ``’`` mean ``'``.
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
 import re
 from dataclasses import dataclass, field

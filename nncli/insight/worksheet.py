@@ -67,7 +67,8 @@ def conventions(ex: Exercise) -> list[str]:
                    "output δ carries wᵢ / Σ wᵢ where the plain mean has 1/n.")
     if ex.model.dropout:
         layers = ", ".join(f"layer {l} (p = {p:g})" for l, p in ex.model.dropout.items())
-        out.append(f"Dropout on {layers}: one fixed mask per layer (given as mask<l>: 0 for "
+        masks = ", ".join(f"mask{l}" for l in ex.model.dropout)
+        out.append(f"Dropout on {layers}: one fixed mask per layer (given as {masks}: 0 for "
                    f"a dropped unit, 1 / (1 − p) for a kept one), drawn once from the run's "
                    f"dropout stream as training's first batch draws it, and used for every "
                    f"step (training draws a new one per batch); the next layer reads "

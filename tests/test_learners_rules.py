@@ -184,7 +184,7 @@ def test_follow_through_carries_the_learners_own_state(tmp_path):
 
 # --- worksheets ------------------------------------------------------------------------------
 
-def test_a_momentum_worksheet_has_the_state_cells(cli):
+def test_a_momentum_worksheet_has_the_state_cells(cli, tmp_path):
     import csv
 
     r = cli("trace", EXAMPLE_A, "--worksheet", "--format", "csv", "--steps", "2",
@@ -198,6 +198,11 @@ def test_a_momentum_worksheet_has_the_state_cells(cli):
     assert [row[1:4] for row in rows if row[1] == "update" and row[0] == "1"] == [
         ["update", "vW1'[1,1]", "vW1′ = μ · vW1 − lr · dW1"],
         ["update", "W1'[1,1]", "W1′ = W1 + vW1′"]]
+    # the state a step starts from is the state after the step before
+    path = answers(tmp_path, {"vW1[1,1]@2": "-0.18"})
+    assert_input_error(cli("check", EXAMPLE_A, path, *[a for o in MOMENTUM for a in ("--set", o)]),
+                       f"{path}:1: 'vW1[1,1]@2' is not a cell of step 2; did you mean "
+                       f"vW1'[1,1]@1 (step 2 starts from the weights after step 1)?")
     r = cli("trace", EXAMPLE_A, "--worksheet", "--format", "markdown",
             *[a for o in PYTORCH for a in ("--set", o)])
     assert ("Update `momentum`: v ← μ·v + g ;  w ← w − lr·v  (μ = 0.5) (g: the gradient dW; "

@@ -14,7 +14,7 @@ from nncli.insight.cells import exercise_config
 from nncli.insight.check import check_config, grade
 from nncli.insight.explain import explain
 from nncli.insight.trace import trace_config
-from nncli.insight.worksheet import fill
+from nncli.insight.worksheet import fill, to_markdown
 from test_learners import (EVERYTHING, MISTAKES, WEIGHTED, WEIGHTED_CSV, answers,
                            assert_check_names, trace_as_cells)
 
@@ -160,6 +160,33 @@ def test_a_form_mistake_is_carried_from_step_to_step(tmp_path):
     assert report.wrong[1].expected == pytest.approx(0.792)
     right = report.graded[1]  # W1'[1,1]: nncli's number, shown as expected
     assert right.right and right.on_nncli and right.expected == right.nncli == 0.77
+
+
+@pytest.mark.parametrize("update", ["gradient", "normalized", "momentum", "nesterov", "adam",
+                                    "rmsprop", "adagrad"])
+def test_a_right_sheet_of_every_rule_is_right(tmp_path, update):
+    # EVERYTHING's first four steps (two epochs: the rate halves) filled in by nncli to 6
+    # significant digits, and by a learner who rounds every number to 4 decimals and goes on
+    # with the rounded one: every cell right, the state cells included
+    config = write_config(tmp_path, EVERYTHING)
+    ex = exercise_config(config, [f"training.update={update}"], 4)
+    (tmp_path / "sheet.md").write_text(to_markdown(ex, fill(ex, ex.steps)))
+    report = grade(ex, read_answers(tmp_path / "sheet.md"))
+    assert report.passed and report.blank == 0
+    keys = [q.key for q in ex.quantities if q.stage == "update" and q.key != "norm"
+            and q.key[:-1] not in ex.model.names]  # the rule's state cells
+    graded = [g for g in report.graded if g.cell.key in keys]
+    assert len(graded) == 4 * sum(ex.steps[0].values[k].size for k in keys)
+    assert (len(graded) > 0) == (update not in ("gradient", "normalized"))
+
+    def rounding(number, q, value, step):
+        return np.round(value, 4)
+
+    steps = ex.rerun(rounding)
+    by_hand = {c.label: f"{float(steps[c.step - 1].values[c.key][c.index]):.4f}"
+               for c in ex.all_cells() if c.stage != "given"}
+    report = grade(ex, read_answers(answers(tmp_path, by_hand)))
+    assert report.passed and any(g.carried for g in report.graded)
 
 
 def test_follow_through_carries_the_learners_own_state(tmp_path):

@@ -397,3 +397,19 @@ print(sorted(m for m in ("sklearn", "matplotlib", "rich", "typer") if m in sys.m
     assert result.returncode == 0, result.stderr
     # pyarrow (the CSV reader) only for arrays and CSV files
     assert result.stdout == "[]\n[]\n"
+
+
+def test_columns_are_named_by_x_and_y_and_categories_by_index():
+    X, y = moons(60)
+    columns = {"target": X[:, 0], "colour": np.array(["red", "blue", "green"] * 20)}
+    run = nncli.train({"network": LAYERS, "training": {"epochs": 1}}, columns, y)
+    assert run.feature_names == ["target", "colour"]
+    assert run.target_names == ["target_2"]  # nncli's default name, taken by X: a suffix
+    assert run.model_file.input_names == ["target", "colour=blue", "colour=green", "colour=red"]
+    bins = np.column_stack([X[:, 0], np.arange(60) % 3])
+    run = nncli.train({"network": LAYERS, "data": {"categorical": [-1]},
+                       "training": {"epochs": 1}}, bins, y)
+    assert run.config.data.categorical == ["x2"]
+    assert run.model_file.input_names == ["x1", "x2=0", "x2=1", "x2=2"]
+    with pytest.raises(InputError, match="^y: its name 'colour' is also a column of X$"):
+        nncli.train({"network": LAYERS}, columns, {"colour": y})

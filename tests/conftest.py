@@ -111,8 +111,9 @@ def hooks(on_epoch=None, stop=None, on_checkpoint=None):
 
 # --- the long run --------------------------------------------------------------------------
 # tests/test_long_runs.py trains 200,000 epochs to show that memory stays flat. That takes
-# about half a minute, so it starts in its own process as soon as the test is collected and
-# runs beside the rest of the suite (on the machine's second core); the test collects it.
+# about half a minute: in a serial test run it starts in its own process as soon as the test is
+# collected and runs beside the rest of the suite (on the machine's second core), and the test
+# collects it; with pytest-xdist (-n), the worker that runs the test starts it then.
 
 LONG_RUN = """
 import json, sys
@@ -146,18 +147,28 @@ training: {batch: full, learning_rate: 0.5, epochs: 200000, checkpoint_every: 50
 long_run_process = {}
 
 
-def pytest_collection_finish(session):
+def start_long_run():
+    """The long run's process (started now if it is not running yet)."""
     import subprocess
     import sys
     import tempfile
 
-    if any("test_memory_stays_flat" in item.nodeid for item in session.items):
+    if "proc" not in long_run_process:
         folder = Path(tempfile.mkdtemp(prefix="nncli-long-"))
         (folder / "long.yaml").write_text(LONG_CONFIG)
         long_run_process["folder"] = folder
         long_run_process["proc"] = subprocess.Popen(
             [sys.executable, "-c", LONG_RUN, str(folder / "long.yaml"), str(folder / "runs")],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return long_run_process["proc"]
+
+
+def pytest_collection_finish(session):
+    import os
+
+    in_worker = "PYTEST_XDIST_WORKER" in os.environ  # every worker collects every test
+    if not in_worker and any("test_memory_stays_flat" in item.nodeid for item in session.items):
+        start_long_run()
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -2,7 +2,6 @@
 (follow-through, precision, every catalogued mistake), `nncli explain` and `nncli export`."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +14,7 @@ from conftest import CONFIGS, ROOT, assert_input_error, write_config
 from nncli.insight.answers import parse_number, read_answers
 from nncli.insight.cells import exercise_config
 from nncli.insight.check import check_config, grade
-from nncli.insight.explain import explain
-from nncli.insight.stepcalc import UPDATE_FORMS, quantities
+from nncli.insight.stepcalc import UPDATE_FORMS
 from nncli.insight.trace import trace_config
 from nncli.insight.worksheet import fill, to_csv, to_markdown
 
@@ -72,6 +70,47 @@ def answers(tmp_path, cells: dict, name="answers.csv"):
 
 # --- the step calculator ---------------------------------------------------------------------
 
+# Every feature of issue 15 at once: two hidden layers with dropout, l2 and l1, a step
+# schedule (the rate halves every epoch), class weights, minibatches of 3 of 7 rows (a short
+# last batch, reshuffled); each rule is set with --set.
+EVERYTHING = """
+seed: 5
+data:
+  source: inline
+  x: [[0.1, 1.0], [0.5, -0.3], [0.9, 0.2], [1.3, -1.1], [1.7, 0.4], [-0.4, 0.8], [2.1, -0.6]]
+  y: [0, 1, 1, 0, 2, 2, 1]
+  task: classification
+  validation: 0
+network:
+  layers:
+    - {units: 3, activation: tanh, dropout: 0.4}
+    - {units: 3, activation: sigmoid, dropout: 0.3}
+    - {units: 3, activation: softmax}
+training:
+  batch: minibatch
+  batch_size: 3
+  learning_rate: 0.1
+  l2: 0.05
+  l1: 0.01
+  schedule: {kind: step, every: 1, factor: 0.5}
+  class_weight: {0: 2.0, 2: 0.5}
+"""
+
+# Regression with a sample_weight column: rows (x, y, w) = (1, 0, 1), (2, 0, 3).
+WEIGHTED_CSV = "x,y,w\n1,0,1\n2,0,3\n"
+WEIGHTED = """
+data: {source: csv, path: weighted.csv, target: y, sample_weight: w, validation: 0,
+       scale: none, scale_target: none}
+network: {bias: false, layers: [{units: 1, activation: linear, weights: [[0.5]]}]}
+training: {loss: half_sse, batch: full, learning_rate: 0.1}
+"""
+
+
+def rule(update, form=None):
+    return [f"training.update={update}"] + (
+        [f"training.momentum_form={form}", "training.momentum=0.8"] if form else [])
+
+
 @pytest.mark.parametrize("config, overrides, steps", [
     (EXAMPLE_B, [], 3),
     (CONFIGS / "xor-mlp.yaml", [], 3),
@@ -80,17 +119,45 @@ def answers(tmp_path, cells: dict, name="answers.csv"):
     (CONFIGS / "blobs.yaml", ["training.update=normalized", "network.layers.0.freeze=[weights]"],
      3),
     ("shuffled", [], 6),
+    *[("everything", rule(*r), 7) for r in [
+        ("gradient",), ("normalized",), ("momentum", "classic"), ("momentum", "pytorch"),
+        ("momentum", "hagan"), ("nesterov", "classic"), ("nesterov", "pytorch"), ("adam",),
+        ("rmsprop",), ("adagrad",)]],
+    ("everything", rule("adam") + ["dtype=float32", "network.layers.1.freeze=[biases]"], 4),
+    ("everything", rule("nesterov", "pytorch") + [
+        "data.validation=0.3", "training.schedule={kind: plateau, factor: 0.5, patience: 1, "
+        "min_delta: 0.01, monitor: loss}"], 9),
+    ("weighted", rule("rmsprop") + ["training.schedule={kind: exponential, factor: 0.9}"], 3),
+    (CONFIGS / "moons-adam.yaml", [], 2),
 ])
 def test_the_calculator_gives_trace_numbers_bit_for_bit(tmp_path, config, overrides, steps):
+    """Every quantity, the rule's state and the rate of every step, for every update rule with
+    penalties, weights, schedules (one that watches the loss) and dropout."""
     if config == "shuffled":  # minibatches of 4, 4, 2 rows, reshuffled each epoch
         config = write_config(tmp_path, SHUFFLED)
+    elif config == "everything":
+        config = write_config(tmp_path, EVERYTHING)
+    elif config == "weighted":
+        (tmp_path / "weighted.csv").write_text(WEIGHTED_CSV)
+        config = write_config(tmp_path, WEIGHTED)
     ex = exercise_config(config, overrides, steps)
     tr = trace_config(config, overrides, steps)
+    net = tr.experiment.network
     assert len(ex.steps) == len(tr.steps) == steps
+    state_cells = 0
     for b, step, t in zip(ex.batches, ex.steps, tr.steps):
         v = step.values
         assert list(b.rows) == list(t.rows)
+        assert b.lr == t.lr and float(v["lr"]) == t.lr
         assert float(v["L"]) == t.loss
+        assert (t.weights is None) == ("w" not in v)
+        if t.weights is not None:
+            np.testing.assert_array_equal(v["w"], t.weights)
+        assert ("penalty" in v) == (t.penalty is not None)
+        if t.penalty is not None:
+            assert float(v["penalty"]) == t.penalty
+        for layer, mask in (tr.masks or {}).items():
+            np.testing.assert_array_equal(v[f"mask{layer}"], mask[:len(b.rows)])
         for i, layer in enumerate(t.layers, start=1):
             for key, want in [("z", layer.z), ("a", layer.a), ("delta", layer.delta),
                               ("dW", layer.dW), ("db", layer.db)]:
@@ -100,28 +167,32 @@ def test_the_calculator_gives_trace_numbers_bit_for_bit(tmp_path, config, overri
             np.testing.assert_array_equal(v[f"{name}'"], want, err_msg=f"{name}'")
         if t.grad_norm is not None:
             assert float(v["norm"]) == t.grad_norm
+        for k, flat in t.optimizer.items():  # v; m, v, m_hat, v_hat; s
+            for name, want in net.named(flat).items():
+                key = f"{k.replace('_', '')}{name}'"
+                if ex.model.trainable[name]:
+                    np.testing.assert_array_equal(v[key], want, err_msg=key)
+                    state_cells += 1
+                else:  # a frozen array has no state cells: its state stays zero
+                    assert key not in v and not want.any()
+    assert state_cells == sum(len(t.optimizer) for t in tr.steps) * sum(
+        ex.model.trainable.values())
+    assert [b.lr for b in ex.batches] == [t.lr for t in tr.steps]
 
 
-@pytest.mark.parametrize("setting,what", [
-    ("training.update=adam", "update adam"),
-    ("training.update=momentum", "update momentum"),
-    ("training.l2=0.1", "l1/l2 penalties"),
-    ("training.schedule={kind: exponential}", "schedule exponential"),
-    ("network.layers.0.dropout=0.5", "dropout"),
-])
-def test_a_config_the_calculator_does_not_model_is_refused(cli, setting, what):
-    """The step calculator has forms for gradient and normalized (issue 18); the rules of
-    issue 15, penalties, schedules, dropout and loss weights are refused with what the config
-    has, never graded against numbers training would not make."""
+def test_every_rule_and_feature_is_modelled(tmp_path):
+    """Nothing of issue 15 is refused any more: every rule has its update form, and a config
+    with every feature at once gives a worksheet."""
     from nncli.engine.optim import UPDATES
 
-    assert set(UPDATE_FORMS) == {"gradient", "normalized"} and set(UPDATE_FORMS) < set(UPDATES)
-    r = cli("trace", EXAMPLE_B, "--worksheet", "--set", setting)
-    assert r.exit_code == 2 and r.stdout == ""
-    assert r.stderr == ("error: worksheets, check, explain and export model the update rules "
-                        "gradient and normalized with a constant rate, no penalty, no dropout "
-                        f"and unweighted losses; this config has {what} (nncli trace shows its "
-                        "steps)\n")
+    assert set(UPDATE_FORMS) == set(UPDATES)
+    ex = exercise_config(write_config(tmp_path, EVERYTHING), rule("adam"), 2)
+    assert ex.givens(1) == ["x", "y", "w", "mask1", "mask2", "W1", "b1", "W2", "b2", "W3",
+                            "b3", "mW1", "mb1", "mW2", "mb2", "mW3", "mb3", "vW1", "vb1",
+                            "vW2", "vb2", "vW3", "vb3"]
+    assert ex.givens(2) == ["x", "y", "w", "mask1", "mask2"]
+    assert [b.lr for b in ex.batches] == [0.1, 0.1]
+    assert [q.key for q in ex.quantities if q.stage == "update"][:3] == ["mW1'", "mb1'", "mW2'"]
 
 
 def test_a_step_made_with_a_mistake(tmp_path):
@@ -333,6 +404,12 @@ def test_check_names_each_catalogued_mistake(cli, tmp_path, config, overrides, c
                                              mistake):
     if isinstance(config, str):
         config = write_config(tmp_path, config)
+    assert_check_names(cli, tmp_path, config, overrides, cells, first, mistake)
+
+
+def assert_check_names(cli, tmp_path, config, overrides, cells, first, mistake):
+    """`nncli check` of the learner's cells, each made with ``mistake``: every one is wrong,
+    ``first`` first, and the mistake is named for each."""
     args = [a for o in overrides for a in ("--set", o)]
     r = cli("check", config, answers(tmp_path, cells), *args, "--json")
     assert r.exit_code == 1, r.output
@@ -486,6 +563,10 @@ def trace_as_cells(t: dict) -> dict:
         n = s["step"]
         put("x", s["x"], n, "samples")
         put("y", s["y"], n, "samples")
+        if s["weights"] is not None:
+            put("w", s["weights"], n, "weights")
+        for layer, mask in ((t["dropout"] or {}).get("masks") or {}).items():
+            put(f"mask{layer}", mask[:len(s["rows"])], n, "samples")
         for f in s["forward"]:
             put(f"z{f['layer']}", f["z"], n, "samples")
             put(f"a{f['layer']}", f["a"], n, "samples")
@@ -497,6 +578,11 @@ def trace_as_cells(t: dict) -> dict:
                 put(f"db{b['layer']}", b["db"], n, "weights")
         for k, v in s["updated"].items():
             put(f"{k}'", v, n, "weights")
+        for k, arrays in (s["optimizer"] or {}).get("state", {}).items():  # v; m, v, m_hat, ...
+            for name, v in arrays.items():
+                put(f"{k.replace('_', '')}{name}'", v, n, "weights")
+                if n == 1 and "_" not in k:  # the state before the first step: zero
+                    put(f"{k}{name}", np.zeros_like(np.array(v)), 1, "weights")
         if s["grad_norm"] is not None:
             put("norm", s["grad_norm"], n, "scalar")
     return cells
@@ -561,14 +647,6 @@ def test_explain_a_frozen_and_a_normalized_weight(cli):
 
 # --- export ----------------------------------------------------------------------------------
 
-def run_kit(kit: Path, config: Path, bug: str = ""):
-    env = {**os.environ, "NNCLI_KIT_MODULE": str(ROOT / "tests" / "kit_reference.py"),
-           "NNCLI_REFERENCE_CONFIG": str(config), "NNCLI_REFERENCE_BUG": bug}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(kit)], cwd=kit, env=env, capture_output=True, text=True,
-                          timeout=120)
-
-
 KIT_CONFIG = """
 seed: 3
 data: {source: xor}
@@ -580,13 +658,76 @@ training: {batch: minibatch, batch_size: 3, learning_rate: 0.5, update: normaliz
 """
 
 
-def test_export_a_kit_that_passes_on_the_reference(cli, tmp_path):
+# Runs several kits' generated tests in one process (one interpreter start for all), each
+# against tests/kit_reference.py on its own config: prints [exit code, output] per kit.
+RUN_KITS = """
+import contextlib, io, json, os, sys
+import pytest
+results = []
+for kit, config, settings, bug in json.loads(sys.argv[1]):
+    os.environ.update(NNCLI_KIT_MODULE=sys.argv[2], NNCLI_REFERENCE_CONFIG=config,
+                      NNCLI_REFERENCE_SET=settings, NNCLI_REFERENCE_BUG=bug)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = pytest.main(["-q", "-p", "no:cacheprovider", "--import-mode=importlib", kit])
+    results.append([int(code), out.getvalue()])
+    for name in [m for m in sys.modules if "my_network" in m]:  # each kit's own test module
+        del sys.modules[name]
+print(json.dumps(results))
+"""
+
+
+def run_kits(kits: list[tuple[Path, Path, list[str], str]]) -> list[tuple[int, str]]:
+    runs = [[str(kit), str(config), ";".join(settings), bug]
+            for kit, config, settings, bug in kits]
+    done = subprocess.run([sys.executable, "-c", RUN_KITS, json.dumps(runs),
+                           str(ROOT / "tests" / "kit_reference.py")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return [tuple(r) for r in json.loads(done.stdout.splitlines()[-1])]
+
+
+RULES = [["training.update=gradient"], ["training.update=normalized"],
+         ["training.update=momentum", "training.momentum_form=classic"],
+         ["training.update=momentum", "training.momentum_form=pytorch"],
+         ["training.update=momentum", "training.momentum_form=hagan"],
+         ["training.update=nesterov", "training.momentum_form=classic"],
+         ["training.update=nesterov", "training.momentum_form=pytorch"],
+         ["training.update=adam"], ["training.update=rmsprop"], ["training.update=adagrad"]]
+
+
+@pytest.fixture(scope="module")
+def kits(tmp_path_factory):
+    """Every kit the tests below check, exported by the CLI, and their generated tests run
+    against the reference in one process: the XOR kit (KIT_CONFIG), example B's with two
+    planted bugs, EVERYTHING's with each rule and with momentum planted in the pytorch form.
+    Returns {name: (kit directory, config, exit code, output)}."""
+    from conftest import Cli
+
+    tmp = tmp_path_factory.mktemp("kits")
+    cli = Cli(tmp / "runs")
+    xor, everything = write_config(tmp, KIT_CONFIG, "xor.yaml"), write_config(
+        tmp, EVERYTHING, "everything.yaml")
+    plan = {"xor": (xor, [], 3, ""), "half": (EXAMPLE_B, [], 2, "half"),
+            "bias": (EXAMPLE_B, [], 2, "bias")}
+    plan |= {" ".join(r): (everything, r, 4, "") for r in RULES}
+    plan["pytorch"] = (everything, RULES[2], 4, "pytorch")
+    runs = []
+    for name, (config, settings, steps, bug) in plan.items():
+        kit = tmp / name.replace(" ", "_").replace("=", "-")
+        r = cli("export", config, "--kit", kit, "--steps", steps,
+                *[a for s in settings for a in ("--set", s)])
+        assert r.exit_code == 0, r.output
+        runs.append((kit, config, settings, bug))
+    results = run_kits(runs)
+    return {name: (kit, config, *result) for name, (kit, config, _, _), result in
+            zip(plan, runs, results)}
+
+
+def test_export_a_kit_that_passes_on_the_reference(cli, kits):
     # minibatches of 3 of the 4 XOR rows (a short last batch, reshuffled), a frozen array and
     # the normalized update: the kit's own test passes on a module built on nncli's engine
-    config = write_config(tmp_path, KIT_CONFIG)
-    kit = tmp_path / "kit"
-    r = cli("export", config, "--kit", kit, "--steps", "3")
-    assert r.exit_code == 0, r.output
+    kit, config, code, out = kits["xor"]
     assert sorted(p.name for p in kit.iterdir()) == [
         "CONVENTIONS.md", "data.csv", "expected.csv", "initial.csv", "kit.json",
         "my_network.py", "test_my_network.py"]
@@ -601,23 +742,18 @@ def test_export_a_kit_that_passes_on_the_reference(cli, tmp_path):
     assert "Update `normalized`: W′ = W − lr · dW / ‖g‖ with lr = 0.5, for every weight and " \
            "bias except the frozen b1 (W′ = W)." in (kit / "CONVENTIONS.md").read_text()
     assert (kit / "data.csv").read_text().splitlines()[0] == "x1,x2,y1"
-    result = run_kit(kit, config)
-    assert result.returncode == 0, result.stdout
-    assert "3 passed" in result.stdout
+    assert code == 0 and "3 passed" in out, out
 
 
-def test_the_kit_names_the_first_quantity_that_disagrees(cli, tmp_path):
-    kit = tmp_path / "kit"
-    assert cli("export", EXAMPLE_B, "--kit", kit, "--steps", "2").exit_code == 0
-    result = run_kit(kit, EXAMPLE_B, bug="half")
-    assert result.returncode == 1
+def test_the_kit_names_the_first_quantity_that_disagrees(kits):
+    kit, _, code, out = kits["half"]
+    assert code == 1
     assert ("step 1: delta2 is the first quantity that disagrees: delta2[1] is 60.25, nncli "
-            "has 120.5 (2 of 2 entries differ); δ2 = dL/dz2 = dL/da2 ⊙ linear′(z2)"
-            in result.stdout)
-    result = run_kit(kit, EXAMPLE_B, bug="bias")
-    assert result.returncode == 1
+            "has 120.5 (2 of 2 entries differ); δ2 = dL/dz2 = dL/da2 ⊙ linear′(z2)" in out)
+    _, _, code, out = kits["bias"]
+    assert code == 1
     assert ("step 1: b1' is the first quantity that disagrees: b1'[1] is 1.0, nncli has 0.7545 "
-            "(4 of 4 entries differ); b1′ = b1 − lr · db1" in result.stdout)
+            "(4 of 4 entries differ); b1′ = b1 − lr · db1" in out)
     # the template the learner starts from has the signature the test calls
     import importlib.util
     import inspect
@@ -627,11 +763,39 @@ def test_the_kit_names_the_first_quantity_that_disagrees(cli, tmp_path):
     spec.loader.exec_module(template)
     assert {name: list(inspect.signature(getattr(template, name)).parameters)
             for name in ("forward", "loss", "backward", "update")} == {
-        "forward": ["params", "x"], "loss": ["output", "y"],
-        "backward": ["params", "x", "y", "zs", "activations"],
+        "forward": ["params", "x", "masks"], "loss": ["output", "y", "weights"],
+        "backward": ["params", "x", "y", "zs", "activations", "weights", "masks"],
         "update": ["params", "grads", "lr", "state"]}
     with pytest.raises(NotImplementedError, match="forward is not written yet"):
         template.forward({}, np.zeros((1, 2)))
+
+
+def test_the_kit_of_every_rule_passes_on_the_reference_and_names_a_planted_form(kits):
+    # EVERYTHING (dropout, class weights, l2 and l1, a halving rate, minibatches), four steps
+    # over two epochs, with each rule; and momentum in the classic form with a reference that
+    # computes it in the pytorch form
+    for settings in RULES:
+        _, _, code, out = kits[" ".join(settings)]
+        assert code == 0 and "4 passed" in out, (settings, out)
+    _, config, code, out = kits["pytorch"]
+    assert code == 1
+    assert "step 1: vW1' is the first quantity that disagrees: vW1'[1,1] is " in out
+    assert "vW1′ = μ · vW1 − lr · dW1" in out
+    # what the kit holds for a rule with state
+    kit = kits["training.update=adam"][0]
+    k = json.loads((kit / "kit.json").read_text())
+    assert k["state"] == ["mW1", "mb1", "mW2", "mb2", "mW3", "mb3",
+                          "vW1", "vb1", "vW2", "vb2", "vW3", "vb3"]
+    assert k["rule"] == {"beta1": 0.9, "beta2": 0.999, "epsilon": 1e-08}
+    assert [s["lr"] for s in k["steps"]] == [0.1, 0.1, 0.1, 0.05]
+    t = trace_config(config, ["training.update=adam"], 4).to_dict()
+    assert k["steps"][3]["expected"]["mW2'"] == t["steps"][3]["optimizer"]["state"]["m"]["W2"]
+    assert k["steps"][0]["weights"] == t["steps"][0]["weights"]
+    assert k["steps"][0]["masks"][0] == t["dropout"]["masks"]["1"][:3]
+    assert k["steps"][0]["masks"][2] is None
+    conventions = (kit / "CONVENTIONS.md").read_text()
+    assert ("**The update's state.** `state` holds the rule's arrays by cell name without the "
+            "prime: `mW1`, `mb1`, `mW2`, `mb2`, ... (m, v of each trained array") in conventions
 
 
 def test_export_writes_only_to_a_new_or_empty_directory(cli, tmp_path):

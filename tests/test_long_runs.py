@@ -9,7 +9,7 @@ from nncli.runs.formats import Thinned, read_history
 from nncli.training.checkpoint import CHECKPOINT
 from nncli.training.train import resume_run, train_from_config
 
-from conftest import CONFIGS, hooks, long_run_process, weights, write_config
+from conftest import CONFIGS, hooks, start_long_run, weights, write_config
 
 TINY = """\
 name: tiny
@@ -31,7 +31,7 @@ def test_memory_stays_flat_over_200000_epochs():
     """The process started at collection (conftest.LONG_RUN) trained 200,000 epochs of a tiny
     network with checkpoints; its memory grew by at most a few MB after epoch 1,000 (history
     in memory would be about 70 MB, and every checkpoint would repeat it)."""
-    proc = long_run_process["proc"]
+    proc = start_long_run()
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     report = json.loads(out)

@@ -36,3 +36,7 @@ Set = Annotated[Optional[List[str]], typer.Option(
 Json = Annotated[bool, typer.Option(
     "--json", help="Print the result as one JSON object on one line of stdout (for scripts; "
                    "what it holds is said above).")]
+
+Labels = Annotated[Optional[List[str]], typer.Option(
+    "--label", help="Several runs: their names, one per run, in order (default: what differs "
+                    "between their configs, as lr=0.01).")]

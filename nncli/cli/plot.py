@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
 from ..errors import InputError
 from . import console
 from .app import command
-from .options import RunDirs
+from .options import Labels, RunDirs
 
 COMPARISON_FILE = "loss-comparison.png"
 
@@ -43,9 +43,7 @@ def plot(
         "units (each hidden unit over a 2-feature input plane), layers (layer statistics), "
         "or all that apply. Default: all for one run; for several runs, loss (their curves "
         "in one picture)."),
-    label: Optional[List[str]] = typer.Option(
-        None, "--label", help="Several runs: their names in the legend, one per run, in "
-        "order (default: what differs between their configs, as lr=0.01)."),
+    label: Labels = None,
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="FILE|DIR",
         help="Write to this file (.png, .svg or .pdf) or into this existing folder. Default: "

@@ -78,18 +78,17 @@ class TrainingProgress:
             console.info(f"epoch {epoch}/{self.total}  {describe(record)}")
 
 
-class CliHooks(TrainHooks):
-    """`nncli train`'s hooks: progress on stderr, where the first checkpoint is, and Ctrl-C or
-    SIGTERM (``stop``, a :class:`nncli.cli.signals.StopOnSignal`) as a request to stop."""
+class ProgressHooks(TrainHooks):
+    """Progress on stderr and where the first checkpoint is: the hooks of
+    ``nncli.train(progress=True)``, where Ctrl-C raises KeyboardInterrupt as usual."""
 
-    def __init__(self, progress: TrainingProgress, stop, quiet: bool):
-        self.progress, self.stop, self.quiet = progress, stop, quiet
+    def __init__(self, progress: TrainingProgress, quiet: bool = False):
+        self.progress, self.quiet = progress, quiet
         self.checkpoint_shown = False
 
     def started(self, experiment, epochs_done: int) -> None:
         cfg = experiment.config
         self.progress.start(cfg.training.epochs, cfg.name, epochs_done)
-        self.stop.training = True  # from now on a signal stops after the batch
 
     def epoch_end(self, record: dict, result) -> None:
         self.progress.on_epoch(record)
@@ -99,6 +98,19 @@ class CliHooks(TrainHooks):
             console.info(f"checkpoint after epoch {epoch} in {path}; should this process die, "
                          f"continue with: nncli train --resume {path}")
         self.checkpoint_shown = True
+
+
+class CliHooks(ProgressHooks):
+    """`nncli train`'s hooks: progress, and Ctrl-C or SIGTERM (``stop``, a
+    :class:`nncli.cli.signals.StopOnSignal`) as a request to stop."""
+
+    def __init__(self, progress: TrainingProgress, stop, quiet: bool):
+        super().__init__(progress, quiet)
+        self.stop = stop
+
+    def started(self, experiment, epochs_done: int) -> None:
+        super().started(experiment, epochs_done)
+        self.stop.training = True  # from now on a signal stops after the batch
 
     def stop_requested(self) -> bool:
         return self.stop()

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
 from ..errors import InputError
 from . import console
 from .app import command
-from .options import RunDirs
+from .options import Labels, RunDirs
 
 REPORT_FILE = "report.html"
 
@@ -23,9 +23,7 @@ def report(
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="FILE", help="Write the page here. Default: report.html in "
         "the run directory for one run; in the current folder for several."),
-    label: Optional[List[str]] = typer.Option(
-        None, "--label", help="The runs' names in the comparison, one per run, in order "
-        "(default: what differs between their configs, as lr=0.01)."),
+    label: Labels = None,
 ):
     """Write report.html: config, metrics, doctor's findings, loss curves, the animation, the
     hidden units, the network and the layer statistics, images and data inline (no network

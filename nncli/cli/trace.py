@@ -73,6 +73,9 @@ def _worksheet(config: Path, overrides: list[str], steps: int, format_: str) -> 
             from rich.markdown import Markdown
 
             console.show(Markdown(to_markdown(sheet)))
+    if sheet.ended:
+        console.warning(f"early stopping ends training after {len(sheet.steps)} steps: "
+                        f"{sheet.ended}")
     if sheet.stopped:
         raise TrainingFailed(sheet.stopped + f"; the worksheet has the "
                              f"{len(sheet.steps)} steps before it")

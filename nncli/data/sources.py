@@ -173,7 +173,15 @@ def _csv(cfg: schema.CsvData, base_dir: Path, seed: int, dtype) -> Dataset:
     if not path.is_absolute():
         path = base_dir / path
     dialect = csv_dialect(cfg)
-    table = read_csv(path, dialect, source_name=str(path))
+    return table_dataset(cfg, read_csv(path, dialect, source_name=str(path)))
+
+
+def table_dataset(cfg: schema.CsvData, table) -> Dataset:
+    """The dataset of a table of named columns (``csvfile.Table``: a CSV file as read, or
+    ``arrays.ArrayTable``: arrays from Python), as the ``data:`` keys of a CSV source say:
+    the target, features, categories, missing values and row weights. The numeric feature
+    columns of ``table`` are released once converted."""
+    path = table.source_name
     targets = cfg.target if isinstance(cfg.target, list) else [
         -1 if cfg.target is None else cfg.target]
     t_idx = _distinct(table, targets, "data.target")

@@ -22,7 +22,6 @@ and ``dL/db`` mean ``dW`` and ``db``, and ``′`` or ``’`` mean ``'``.
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -34,9 +33,9 @@ from ..config import load_config
 from ..errors import InputError, TrainingFailed
 from ..training.experiment import Experiment, prepare
 from ..training.loop import batch_rows
-from .stepcalc import (UPDATE_FORMS, Quantity, Step, StepModel, Substitute, Values, finished,
-                       quantities, run_steps)
-from .trace import training_batches
+from .stepcalc import (SETTINGS, Quantity, Step, StepModel, Substitute, Values, finished,
+                       quantities, run_steps, stepping)
+from .trace import Epochs, fixed_masks, training_batches
 
 
 @dataclass(frozen=True)
@@ -54,9 +53,13 @@ class Cell:
 
 
 def form_of(key: str) -> str:
-    """How the cells of an input array are indexed (quantities say it themselves)."""
-    return {"x": "samples", "y": "samples"}.get(key) or ("weights" if key[0] == "W"
-                                                         else "vector")
+    """How the cells of an input array are indexed (quantities say it themselves): the
+    batch's x, y and dropout masks by sample, its row weights w as a vector, a parameter and
+    its state (``vW1``) as the parameter."""
+    if key in ("x", "y") or key.startswith("mask"):
+        return "samples"
+    parameter = re.search(r"([Wb])\d+$", key)
+    return "weights" if parameter and parameter.group(1) == "W" else "vector"
 
 
 def cell_names(key: str, form: str, shape: tuple) -> list[tuple[tuple, str]]:
@@ -71,7 +74,8 @@ def cell_names(key: str, form: str, shape: tuple) -> list[tuple[tuple, str]]:
     return [((r, c), f"{key}[{r + 1},{c + 1}]") for r in range(rows) for c in range(cols)]
 
 
-_ALIASES = [(re.compile(r"^(δ|dl/dz)", re.I), "delta"), (re.compile(r"^dl/d(?=[wb])", re.I), "d")]
+_ALIASES = [(re.compile(r"^(δ|dl/dz)", re.I), "delta"), (re.compile(r"^dl/d(?=[wb])", re.I), "d"),
+            (re.compile(r"^([mv])\u0302"), r"\1hat"), (re.compile(r"^([mv])_?hat"), r"\1hat")]
 
 
 def normalise(name: str) -> str:
@@ -89,6 +93,16 @@ class Batch:
     rows: np.ndarray  # the training-set rows, in batch order (0-based)
     x: np.ndarray
     y: np.ndarray
+    lr: float  # the rate of the epoch (the schedule's)
+    w: np.ndarray | None = None  # the rows' loss weights (class and sample weights)
+    masks: dict[int, np.ndarray] = field(default_factory=dict)  # layer (1-based) -> its mask
+
+    def inputs(self) -> Values:
+        """The batch's inputs of a step (insight/stepmodel.py names them)."""
+        out = {"x": self.x, "y": self.y, "lr": np.asarray(self.lr)}
+        if self.w is not None:
+            out["w"] = self.w
+        return out | {f"mask{layer}": mask for layer, mask in self.masks.items()}
 
 
 @dataclass
@@ -103,7 +117,8 @@ class Exercise:
     steps: list[Step]  # nncli's numbers: the finished steps
     batch_size: int
     batches_per_epoch: int
-    stopped: str | None = None  # why fewer steps than asked were finished
+    stopped: str | None = None  # why fewer steps than asked were finished (divergence)
+    ended: str | None = None  # early stopping ended training within the steps asked for
     _tables: dict[int, dict[str, Cell]] = field(default_factory=dict, repr=False)
 
     @property
@@ -111,11 +126,14 @@ class Exercise:
         return self.experiment.config.name
 
     def givens(self, number: int) -> list[str]:
-        """The input arrays of a step a learner is given: the batch, and at step 1 the
-        initial parameters (and any optimizer state)."""
+        """The input arrays of a step a learner is given: the batch (x, y, and the rows'
+        weights w and the dropout masks where the config has them), and at step 1 the initial
+        parameters and the update rule's initial state."""
+        batch = [k for k in self.batches[number - 1].inputs() if k not in SETTINGS]
         if number > 1:
-            return ["x", "y"]
-        return [k for k in self.steps[0].values if k not in self._quantity_keys]
+            return batch
+        return batch + [k for k in self.steps[0].values
+                        if k not in self._quantity_keys and k not in SETTINGS and k not in batch]
 
     def cells(self, number: int) -> list[Cell]:
         """Every cell of a step, givens first, then the quantities in worksheet order."""
@@ -142,7 +160,7 @@ class Exercise:
               slips: dict[str, str] | None = None) -> list[Step]:
         """The steps again, with a learner's numbers substituted as they come, or with the
         named mistakes made (``slips``)."""
-        return run_steps(self.model, [(b.x, b.y) for b in self.batches], self.initial,
+        return run_steps(self.model, [b.inputs() for b in self.batches], self.initial,
                          substitute, slips)
 
     def find(self, written: str, where: str) -> Cell:
@@ -155,7 +173,7 @@ class Exercise:
         if name in table:
             return table[name]
         hint = difflib.get_close_matches(name, list(table), n=1)
-        later = re.match(r"^([Wb]\d+)\[", name)
+        later = re.match(r"^([a-z]*[Wb]\d+)\[", name)
         if step > 1 and later and f"{later.group(1)}'" in self._quantity_keys:
             hint = [f"{later.group(1)}'{name[len(later.group(1)):]}@{step - 1} (step {step} "
                     f"starts from the weights after step {step - 1})"]
@@ -190,50 +208,66 @@ def exercise_config(config_path: str | Path, overrides: list[str] = (), steps: i
 
 
 def exercise(experiment: Experiment, steps: int) -> Exercise:
-    check_modelled(experiment)
+    """The first ``steps`` updates of the experiment by the step calculator, on the batches
+    training would use, with the rate the schedule gives each epoch (fed the calculator's own
+    numbers at each epoch's end, as trace feeds it the engine's), the one fixed dropout mask
+    trace uses, and ending where early stopping would end training."""
     t = experiment.config.training
     net = experiment.network
-    model = StepModel.of(net, experiment.loss, t.update, t.learning_rate)
-    X, Y = experiment.X_train, experiment.Y_train
+    model = StepModel.of(net, experiment.loss, t, weighted=experiment.weights is not None)
+    X, Y, W = experiment.X_train, experiment.Y_train, experiment.w_train
     n = len(X)
     bs = batch_rows(t, n)
-    batches = [Batch(epoch, batch, rows, X[rows], Y[rows]) for epoch, batch, rows in
-               itertools.islice(training_batches(n, bs, t.shuffle, experiment.shuffle_rng),
-                                steps)]
+    masks = fixed_masks(experiment, bs) if net.has_dropout else {}
     initial = {k: v.copy() for k, v in net.parameters().items()}
     qs = quantities(model)
-    done = run_steps(model, [(b.x, b.y) for b in batches], initial)
+    epochs = Epochs(experiment, net.astype(net.dtype), t)  # a copy: its weights are set below
+    batches: list[Batch] = []
+    done: list[Step] = []
+    ended = None
+
+    def inputs():
+        nonlocal ended
+        for epoch, batch, rows in training_batches(n, bs, t.shuffle, experiment.shuffle_rng):
+            if len(batches) == steps:
+                return
+            if batch == 1 and epoch > 1:
+                epochs.net.theta[...] = model.flat(done[-1].values, "'")
+                ended = epochs.end(epoch - 1)
+                if ended:
+                    return
+            b = Batch(epoch, batch, rows, X[rows], Y[rows], epochs.rate(epoch),
+                      None if W is None else W[rows],
+                      {i + 1: mask[:len(rows)].copy() for i, mask in masks.items()})
+            batches.append(b)
+            yield b.inputs()
+
+    for step in stepping(model, inputs(), initial):
+        done.append(step)
+        if finished(step, qs):
+            b, v = batches[len(done) - 1], step.values
+            epochs.add(b.rows, v[f"a{model.depth}"], float(v["L"]),
+                       float(v.get("penalty", 0.0)),
+                       len(b.rows) if b.w is None else float(b.w.sum()))
     stopped = None
-    if not finished(done[-1], qs):
+    if done and not finished(done[-1], qs):
         k, b = len(done), batches[len(done) - 1]
         stopped = (f"the loss became {float(done[-1].values['L'])} at step {k} (epoch "
                    f"{b.epoch}, batch {b.batch}); training diverges here")
         done = done[:-1]
     return Exercise(experiment, model, qs, initial, batches[:len(done)], done, bs,
-                    math.ceil(n / bs), stopped)
-
-
-def check_modelled(experiment: Experiment) -> None:
-    """The step calculator models plain steps (the update rules in ``UPDATE_FORMS``, one
-    rate, the plain mean loss); a config with more is refused with what it has, rather than
-    graded against numbers training would not make."""
-    t = experiment.config.training
-    extra = [f"update {t.update}"] if t.update not in UPDATE_FORMS else []
-    extra += ["l1/l2 penalties"] if t.l1 or t.l2 else []
-    extra += [f"schedule {t.schedule.kind}"] if t.schedule.kind != "constant" else []
-    extra += ["dropout"] if experiment.network.has_dropout else []
-    extra += ["class or sample weights"] if experiment.weights is not None else []
-    if extra:
-        raise InputError(f"worksheets, check, explain and export model the update rules "
-                         f"{' and '.join(UPDATE_FORMS)} with a constant rate, no penalty, no "
-                         f"dropout and unweighted losses; this config has {', '.join(extra)} "
-                         f"(nncli trace shows its steps)")
+                    math.ceil(n / bs), stopped, ended)
 
 
 def require_steps(ex: Exercise, steps: int) -> None:
-    """TrainingFailed when the exercise could not finish ``steps`` steps (divergence)."""
-    if len(ex.steps) < steps:
-        raise TrainingFailed(ex.stopped or f"only {len(ex.steps)} steps")
+    """TrainingFailed when the exercise could not finish ``steps`` steps (divergence); an
+    InputError when early stopping ends training before."""
+    if len(ex.steps) >= steps:
+        return
+    if ex.stopped:
+        raise TrainingFailed(ex.stopped)
+    raise InputError(f"early stopping ends training after {_plural(len(ex.steps), 'step')} "
+                     f"({ex.ended}); asked for step {steps}")
 
 
 def _plural(k: int, word: str) -> str:

@@ -154,8 +154,10 @@ def _grade(ex: Exercise, cell: Cell, answer: Answer, q: Quantity, steps: tuple[S
     on_nncli = agrees(answer, nncli, eps)
     theirs = [float(s.expected[q.key][cell.index]) for s in steps]
     matching = [v for v in theirs if agrees(answer, v, eps)]
-    g = Graded(cell, answer, (matching or theirs)[0], nncli, on_nncli or bool(matching),
-               on_nncli)
+    # shown as expected: what the learner's number agrees with (their own values' formula, or
+    # nncli's number), else the formula on their values
+    expected = matching[0] if matching else nncli if on_nncli else theirs[0]
+    g = Graded(cell, answer, expected, nncli, on_nncli or bool(matching), on_nncli)
     if g.right:
         g.went_on_with = matching[0] if matching else nncli
         if any(agrees(answer, v, eps, exactly=True) for v in [nncli, *theirs]):

@@ -203,45 +203,49 @@ def _flat(f: Facts) -> Finding | None:
                    [f"training.learning_rate={_nice(_lr(f) * 10)}"], "a rate ten times higher")
 
 
-def _last_rows(f: Facts) -> dict[int, list[dict]]:
-    """The layer statistics of the last (up to LAST) epochs, by layer."""
+def _persistent(f: Facts, column: str) -> tuple[int, list[dict]] | None:
+    """The first layer whose ``column`` (dead, saturated) is at least one half in each of the
+    last (up to LAST) epochs, with those epochs' rows."""
     epochs = sorted({r["epoch"] for r in f.layers})[-LAST:]
-    out: dict[int, list[dict]] = {}
+    by_layer: dict[int, list[dict]] = {}
     for r in f.layers:
         if r["epoch"] in epochs:
-            out.setdefault(r["layer"], []).append(r)
-    return out
+            by_layer.setdefault(r["layer"], []).append(r)
+    for layer, rows in by_layer.items():
+        if all(r[column] is not None and r[column] >= 0.5 for r in rows):
+            return layer, rows
+    return None
 
 
 def _dead(f: Facts) -> Finding | None:
-    for layer, rows in _last_rows(f).items():
-        values = [r["dead"] for r in rows]
-        if values and all(v is not None and v >= 0.5 for v in values):
-            units = f.config.network.layers[layer - 1].units
-            evidence = (f"{round(values[-1] * units)} of the {units} relu units of layer "
-                        f"{layer} output 0 on every sampled training row, in each of the last "
-                        f"{len(values)} epochs (to epoch {rows[-1]['epoch']})")
-            return Finding("dead_relu", "Dead ReLU units", evidence,
-                           [f"network.layers.{layer - 1}.activation=leaky_relu"],
-                           "leaky_relu keeps a small slope below 0, so units can come back")
-    return None
+    found = _persistent(f, "dead")
+    if found is None:
+        return None
+    layer, rows = found
+    units = f.config.network.layers[layer - 1].units
+    evidence = (f"{round(rows[-1]['dead'] * units)} of the {units} relu units of layer {layer} "
+                f"output 0 on every sampled training row, in each of the last {len(rows)} "
+                f"epochs (to epoch {rows[-1]['epoch']})")
+    return Finding("dead_relu", "Dead ReLU units", evidence,
+                   [f"network.layers.{layer - 1}.activation=leaky_relu"],
+                   "leaky_relu keeps a small slope below 0, so units can come back")
 
 
 def _saturated(f: Facts) -> Finding | None:
-    for layer, rows in _last_rows(f).items():
-        values = [r["saturated"] for r in rows]
-        if values and all(v is not None and v >= 0.5 for v in values):
-            activation = f.config.network.layers[layer - 1].activation
-            evidence = (f"{values[-1]:.0%} of layer {layer}'s {activation} outputs lie in the "
-                        f"flat part (where the gradient all but vanishes), in each of the last "
-                        f"{len(values)} epochs (to epoch {rows[-1]['epoch']})")
-            if f.config.data.scale == "none":
-                fix, why = ["data.scale=standard"], "inputs of spread 1 keep units in range"
-            else:
-                fix, why = ([f"training.learning_rate={_nice(_lr(f) / 3)}"],
-                            "smaller steps keep the weights from growing into saturation")
-            return Finding("saturated", "Saturated units", evidence, fix, why)
-    return None
+    found = _persistent(f, "saturated")
+    if found is None:
+        return None
+    layer, rows = found
+    activation = f.config.network.layers[layer - 1].activation
+    evidence = (f"{rows[-1]['saturated']:.0%} of layer {layer}'s {activation} outputs lie in "
+                f"the flat part (where the gradient all but vanishes), in each of the last "
+                f"{len(rows)} epochs (to epoch {rows[-1]['epoch']})")
+    if f.config.data.scale == "none":
+        fix, why = ["data.scale=standard"], "inputs of spread 1 keep units in range"
+    else:
+        fix, why = ([f"training.learning_rate={_nice(_lr(f) / 3)}"],
+                    "smaller steps keep the weights from growing into saturation")
+    return Finding("saturated", "Saturated units", evidence, fix, why)
 
 
 def _overfitting(f: Facts) -> Finding | None:

@@ -26,6 +26,7 @@ import numpy as np
 from ..engine.losses import LOSSES
 from ..errors import InputError
 from .cells import Exercise, normalise
+from .updates import UPDATE_FORMS
 
 NOTATIONS = ("mazur", "hagan", "mitchell")
 MAX_SAMPLES = 4  # samples of a batch worked out in full; the rest are summed
@@ -230,9 +231,10 @@ class _Derivation:
                  f"it {param}.",
                  nt.intro.format(loss=model.loss.name), "", "The chain rule:"]
         lines += ["  " + line for line in self.symbolic(layer, i, j, bias, param)]
+        mean = ("weighted mean, so the δ of sample i carries wᵢ / Σ w" if model.weighted
+                else "mean, so each δ carries the 1/n")
         lines += ["", "With the numbers" + (f" (the {self.n} samples of the batch; the loss is "
-                                             f"their mean, so each δ carries the 1/n)"
-                                             if self.n > 1 else "") + ":"]
+                                             f"their {mean})" if self.n > 1 else "") + ":"]
         lines += ["  " + line for line in self.numeric(layer, i, j, bias, param, grad)]
         lines += ["  " + line for line in self.update(name, index, param, before, grad, after)]
         return Explanation(written, self.step, nt.name, lines, self.factors, grad, before, after)
@@ -245,10 +247,23 @@ class _Derivation:
         if bias:
             return "1"
         if nt.name == "hagan":
-            return f"a^{layer - 1}({i + 1})" + (" (a^0 = p, the input)" if layer == 1 else "")
+            return f"a^{layer - 1}({i + 1})" + (" (a^0 = p, the input)" if layer == 1 else
+                                                self._dropped(layer - 1, i))
         if nt.name == "mitchell":
-            return f"x_{nt.unit(layer, j + 1)},{nt.unit(layer - 1, i + 1)}"
-        return f"out_{nt.unit(layer - 1, i + 1)}" if layer > 1 else f"{nt.unit(0, i + 1)}, the input"
+            return (f"x_{nt.unit(layer, j + 1)},{nt.unit(layer - 1, i + 1)}"
+                    + self._dropped(layer - 1, i))
+        source = (f"out_{nt.unit(layer - 1, i + 1)}" if layer > 1
+                  else f"{nt.unit(0, i + 1)}, the input")
+        return source + self._dropped(layer - 1, i)
+
+    def _per_row(self) -> str:
+        """How the fused output δ of a row is scaled: 1/n, or wᵢ / Σ w with row weights."""
+        return " · wᵢ / Σ w" if self.model.weighted else " / n"
+
+    def _dropped(self, layer: int, i: int) -> str:
+        """" · m" where the output of unit i of ``layer`` goes through a dropout mask."""
+        return f" · m_{self.nt.unit(layer, i + 1)} (its dropout mask)" \
+            if layer in self.model.dropout else ""
 
     def _upstream(self, layer: int, j: int) -> str:
         """What comes into a unit's delta from above (or from the loss), in the notation."""
@@ -258,9 +273,13 @@ class _Derivation:
             w = {"mazur": f"w({nt.unit(layer, j)}→{nt.unit(layer + 1, 'k')})",
                  "hagan": f"w^{layer + 1}(k,{j})",
                  "mitchell": f"w_{nt.unit(layer + 1, 'k')},{nt.unit(layer, j)}"}[nt.name]
+            mask = (f", times this unit's dropout mask m_{nt.unit(layer, j)} (0, or 1 / (1 − p))"
+                    if layer in model.dropout else "")
             return (f"Σ_k {k} · {w}, over the units k of layer {layer + 1}, with the weights "
-                    f"W{layer + 1} as they were before this step's update")
+                    f"W{layer + 1} as they were before this step's update{mask}")
         grad = f"{LOSSES[model.loss.name].gradient_text} (dL/da of {model.loss.name})"
+        if model.weighted:
+            grad += ", row i times n · wᵢ / Σ w (the weighted mean)"
         return {"mazur": grad, "hagan": f"∂F/∂a = {grad}; Hagan's F = eᵀe gives −2 (t − a)",
                 "mitchell": f"(−∂E/∂o), with ∂E/∂o = {grad}"}[nt.name]
 
@@ -276,25 +295,48 @@ class _Derivation:
             why = (f"its {act}′ cancels against the loss's derivative"
                    if model.activations[-1].differentiable
                    else f"the perceptron rule: {act} has no derivative")
-            lines.append(f"{d} = {diff} / n: {model.loss.name} with a {act} output ({why})")
+            lines.append(f"{d} = {diff}{self._per_row()}: {model.loss.name} with a {act} "
+                         f"output ({why})")
         else:
             lines = nt.chain(layer, j + 1, param, source, act, self._upstream(layer, j + 1))
         for l in range(layer + 1, model.depth + 1):  # how the deltas above arise
             above = model.activations[l - 1].name
             if l == model.depth and model.fused:
-                how = f"(a{l} − y) / n, fused with the loss"
+                how = f"(a{l} − y){self._per_row()}, fused with the loss"
             elif l == model.depth:
                 how = f"dL/da{l} ⊙ {above}′(z{l})"
             else:
                 how = f"(δ{l + 1} · W{l + 1}ᵀ) ⊙ {above}′(z{l})"
             sign = "−" if nt.sign < 0 else ""
             lines.append(f"{nt.delta(l, 'k')} = {sign}δ{l}[k] of nncli, δ{l} = {how}")
+        if self._rule():
+            lines += self.rule_symbolic(param)
+            return lines
         rule = f"{param} − {nt.rate} · {nt.gradient(param)}"
         if model.update == "normalized":
             rule += " / ‖g‖ (update normalized: ‖g‖ the norm of the whole gradient)"
         if nt.name != "mitchell":
             lines.append(f"{param}′ = {rule}")
         return lines
+
+    def _rule(self) -> tuple[str, list[tuple[str, str, str]]] | None:
+        """A rule with state: its name with its form, and its worked lines (None for the
+        plain rules)."""
+        model = self.model
+        form = model.hyper.get("momentum_form")
+        lines = WORKED.get((model.update, form))
+        return lines and (f"{model.update}" + (f" in the {form} form" if form else ""), lines)
+
+    def rule_symbolic(self, param: str) -> list[str]:
+        """The update rule in the named form, symbolically (g: this parameter's gradient)."""
+        nt = self.nt
+        name, lines = self._rule()
+        state = ", ".join(dict.fromkeys(f"{k}" for _, _, k in lines if k != "p"))
+        return [f"{param}′ by {name}, with g = {nt.gradient(param)}"
+                + (" (Mitchell's Δw is −η · g)" if nt.name == "mitchell" else "")
+                + f" and this parameter's state {state} (0 before the first step, then as the "
+                f"step before left it):"] + [
+            "  " + symbolic.format(p=param, r=nt.rate) for symbolic, _, _ in lines]
 
     # numeric ----------------------------------------------------------------------------------
 
@@ -320,9 +362,7 @@ class _Derivation:
             if s in shown:
                 self.use(f"delta{layer}", (s, j))
                 lines.append(self._unit_delta(layer, s, j, delta))
-            inp = 1.0 if bias else float(self.v["x" if layer == 1 else f"a{layer - 1}"][s, i])
-            if s in shown and not bias:
-                self.use("x" if layer == 1 else f"a{layer - 1}", (s, i))
+            inp = 1.0 if bias else self._input(layer, s, i, s in shown)
             terms.append((inp, nt.sign * delta))
         if self.n > len(shown):
             lines.append(f"… and so on for samples {len(shown) + 1} to {self.n}")
@@ -330,15 +370,40 @@ class _Derivation:
                               for inp, d in terms[:MAX_SAMPLES])
         if self.n > MAX_SAMPLES:
             products += f" + … ({self.n} terms)"
+        penalty = self._penalty(layer, i, j, bias)
+        if penalty:
+            products += penalty
         total = nt.sign * grad
         if nt.name == "mitchell":
+            less = ", less the penalty's l2 · w + l1 · sign(w)" if penalty else ""
             lines.append(f"Σ over the samples of {nt.delta(layer, j + 1)} · "
-                         f"{self._source(layer, i, j, bias)} = {products} = {num(total)}")
-        elif self.n > 1 or not bias:
+                         f"{self._source(layer, i, j, bias)}{less} = {products} = {num(total)}")
+        elif self.n > 1 or not bias or penalty:
             lines.append(f"{nt.gradient(param)} = {products} = {num(grad)}")
         else:
             lines.append(f"{nt.gradient(param)} = {num(grad)}")
         return lines
+
+    def _input(self, layer: int, s: int, i: int, shown: bool) -> float:
+        """What weight W<layer>[i, ·] multiplies for sample s: x, a of the layer below, or
+        a ⊙ mask where that layer drops units (its cells recorded when shown)."""
+        key = "x" if layer == 1 else f"a{layer - 1}"
+        value = self.use(key, (s, i)) if shown else float(self.v[key][s, i])
+        if layer - 1 in self.model.dropout:
+            mask = f"mask{layer - 1}"
+            value *= self.use(mask, (s, i)) if shown else float(self.v[mask][s, i])
+        return value
+
+    def _penalty(self, layer: int, i, j: int, bias: bool) -> str:
+        """The penalty's terms of a weight's gradient, l2 · w + l1 · sign(w), with their numbers
+        ("" for a bias or without l1 and l2)."""
+        model = self.model
+        if bias or model.penalty is None:
+            return ""
+        w = float(self.v[f"W{layer}"][i, j])
+        plus = " − " if self.nt.sign < 0 else " + "  # Mitchell sums −∂E/∂w
+        out = f"{plus}{self.num(model.l2)} · {self.num(w)}" if model.l2 else ""
+        return out + (f"{plus}{self.num(model.l1)} · sign({self.num(w)})" if model.l1 else "")
 
     def _vector(self, values: list[float]) -> str:
         shown = ", ".join(self.num(x) for x in values[:MAX_UNITS])
@@ -356,14 +421,19 @@ class _Derivation:
         if layer == model.depth and model.fused:
             out, y = self.use(f"a{layer}", (s, j)), self.use("y", (s, j))
             pair = (y, out) if nt.sign < 0 else (out, y)
-            return f"{sym} = ({num(pair[0])} − {num(pair[1])}) / {len(a)} = {num(nt.sign * delta)}"
+            share = (f" · {num(self.use('w', (s,)))} / {num(float(v['w'].sum()))}"
+                     if model.weighted else f" / {len(a)}")
+            return f"{sym} = ({num(pair[0])} − {num(pair[1])}){share} = {num(nt.sign * delta)}"
         if act.name == "softmax":
             return (f"{sym} = {num(nt.sign * delta)}  (dL/da through the softmax Jacobian, "
                     f"a_j (g_j − Σ_k g_k a_k))")
         slope = float(act.backprop(a.copy(), np.ones_like(a))[s, j])  # f′(z), the engine's
         zv = self.use(f"z{layer}", (s, j))
+        mask = ""
         if layer == model.depth:
             upstream = float(model.loss.grad(a, v["y"], np.empty_like(a))[s, j])
+            if model.weighted:  # the weighted mean: row s carries n · w_s / Σ w
+                upstream *= float(v["w"][s]) * len(a) / float(v["w"].sum())
             how = f"dL/da = {num(upstream)}"
         else:
             W, above = v[f"W{layer + 1}"], v[f"delta{layer + 1}"]
@@ -372,15 +442,21 @@ class _Derivation:
             upstream = float(np.matmul(above[s], W[j]))
             more = " + …" if W.shape[1] > MAX_UNITS else ""
             how = f"{' + '.join(parts)}{more} = {num(nt.sign * upstream)}"
+            if layer in model.dropout:
+                m = self.use(f"mask{layer}", (s, j))
+                how += f") · (m = {num(m)}"
+                mask = f" · {num(m)}"
         return (f"{sym} = {act.name}′({num(zv)}) · ({how}) = {num(slope)} · "
-                f"{num(nt.sign * upstream)} = {num(nt.sign * delta)}")
+                f"{num(nt.sign * upstream)}{mask} = {num(nt.sign * delta)}")
 
     def update(self, name, index, param, before, grad, after) -> list[str]:
         nt, num, model = self.nt, self.num, self.model
         label = self.labels[f"{name}'", index]
         if not model.trainable[name]:
             return [f"{param} is frozen: {label} = {num(before)}."]
-        step = f"{num(model.learning_rate)} · {num(grad)}"
+        if self._rule():
+            return self.rule_numeric(name, index, param, before, grad, after)
+        step = f"{num(float(self.v['lr']))} · {num(grad)}"
         if model.update == "normalized":
             norm = self.use("norm", ())
             step += f" / {num(norm)}"
@@ -390,3 +466,62 @@ class _Derivation:
                     f"({num(after - before)}) = {num(after)}  ({label})"]
         return [f"{param}′ = {num(before)} − {step} = {num(after)}  ({label}; the weight "
                 f"changes only after every δ of the step is computed)"]
+
+    def rule_numeric(self, name, index, param, before, grad, after) -> list[str]:
+        """The rule's lines with the step's numbers: the state before (a cell of the step
+        before, or the zero given at step 1), the new state, the parameter after."""
+        num, model, h = self.num, self.model, self.model.hyper
+        _, lines = self._rule()
+        numbers = {"w": before, "g": grad, "lr": float(self.v["lr"]), "t": int(self.v["t"]),
+                   "mu": h.get("momentum"), "b1": h.get("beta1"), "b2": h.get("beta2"),
+                   "rho": h.get("rho"), "eps": h.get("epsilon"), "p1": after}
+        for k in UPDATE_FORMS[model.update].arrays:
+            numbers[k] = self.use(f"{k}{name}", index)
+        out = [f"lr = {num(numbers['lr'])} (the rate of epoch {self._epoch()})"
+               + (f", t = {numbers['t']}" if model.update == "adam" else "") + ":"]
+        for symbolic, numeric, result in lines:
+            key = f"{name}'" if result == "p" else f"{result}{name}'"
+            value = after if result == "p" else self.use(key, index)
+            numbers[f"{result}1"] = value
+            text = {k: (f"({num(v)})" if isinstance(v, float) and v < 0 else
+                        num(v) if isinstance(v, float) else str(v)) for k, v in numbers.items()}
+            left = symbolic.format(p=param, r=self.nt.rate).split(" = ")[0]
+            out.append(f"{left} = {numeric.format(**text)} = {num(value)}  "
+                       f"({self.labels[key, index]})")
+        return out
+
+    def _epoch(self) -> int:
+        return self.ex.batches[self.step - 1].epoch
+
+
+# The update rules with state, by (update, momentum_form): each line is (the formula, with the
+# parameter {p} and the notation's rate {r}; the formula with the numbers; what it gives: a
+# state array's letter, or p for the parameter after the step), as the rule's docstring in
+# engine/optim.py writes it.
+WORKED: dict[tuple[str, str | None], list[tuple[str, str, str]]] = {
+    ("momentum", "classic"): [("v′ = μ · v − {r} · g", "{mu} · {v} − {lr} · {g}", "v"),
+                              ("{p}′ = {p} + v′", "{w} + {v1}", "p")],
+    ("momentum", "pytorch"): [("v′ = μ · v + g", "{mu} · {v} + {g}", "v"),
+                              ("{p}′ = {p} − {r} · v′", "{w} − {lr} · {v1}", "p")],
+    ("momentum", "hagan"): [("v′ = μ · v − (1 − μ) · {r} · g  (Hagan's ΔW)",
+                             "{mu} · {v} − (1 − {mu}) · {lr} · {g}", "v"),
+                            ("{p}′ = {p} + v′", "{w} + {v1}", "p")],
+    ("nesterov", "classic"): [("v′ = μ · v − {r} · g", "{mu} · {v} − {lr} · {g}", "v"),
+                              ("{p}′ = {p} + μ · v′ − {r} · g", "{w} + {mu} · {v1} − {lr} · {g}",
+                               "p")],
+    ("nesterov", "pytorch"): [("v′ = μ · v + g", "{mu} · {v} + {g}", "v"),
+                              ("{p}′ = {p} − {r} · (g + μ · v′)",
+                               "{w} − {lr} · ({g} + {mu} · {v1})", "p")],
+    ("adam", None): [("m′ = β1 · m + (1 − β1) · g", "{b1} · {m} + (1 − {b1}) · {g}", "m"),
+                     ("v′ = β2 · v + (1 − β2) · g²", "{b2} · {v} + (1 − {b2}) · {g}²", "v"),
+                     ("m̂ = m′ / (1 − β1ᵗ)", "{m1} / (1 − {b1}^{t})", "mhat"),
+                     ("v̂ = v′ / (1 − β2ᵗ)", "{v1} / (1 − {b2}^{t})", "vhat"),
+                     ("{p}′ = {p} − {r} · m̂ / (√v̂ + ε)",
+                      "{w} − {lr} · {mhat1} / (√{vhat1} + {eps})", "p")],
+    ("rmsprop", None): [("s′ = ρ · s + (1 − ρ) · g²", "{rho} · {s} + (1 − {rho}) · {g}²", "s"),
+                        ("{p}′ = {p} − {r} · g / (√s′ + ε)", "{w} − {lr} · {g} / (√{s1} + {eps})",
+                         "p")],
+    ("adagrad", None): [("s′ = s + g²", "{s} + {g}²", "s"),
+                        ("{p}′ = {p} − {r} · g / (√s′ + ε)", "{w} − {lr} · {g} / (√{s1} + {eps})",
+                         "p")],
+}

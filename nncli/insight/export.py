@@ -27,6 +27,7 @@ import numpy as np
 from .. import __version__
 from ..files import write_new_directory
 from .cells import Exercise, cell_names, exercise_config, require_steps
+from .stepcalc import UPDATE_FORMS
 from .worksheet import NAMING, conventions, exact, to_csv
 
 KIT_FILES = Path(__file__).with_name("kit")
@@ -66,22 +67,33 @@ def kit_json(ex: Exercise) -> dict:
         "dtype": cfg.dtype,
         "loss": t.loss,
         "update": t.update,
-        "learning_rate": t.learning_rate,
+        "rule": ex.model.hyper,  # the update rule's settings (momentum, beta1, ...)
+        "learning_rate": t.learning_rate,  # of epoch 1; each step has its own "lr"
+        "schedule": t.model_dump(mode="json")["schedule"],
+        "l2": t.l2,
+        "l1": t.l1,
+        "weighted": ex.model.weighted,
         "batch": t.batch,
         "batch_size": ex.batch_size,
         "layers": [{"layer": i, "inputs": l.W.shape[0], "units": l.units,
-                    "activation": l.activation.name, "bias": l.b is not None}
+                    "activation": l.activation.name, "bias": l.b is not None,
+                    "dropout": l.dropout}
                    for i, l in enumerate(net.layers, start=1)],
         "frozen": [k for k, on in ex.model.trainable.items() if not on],
+        "state": UPDATE_FORMS[t.update].state_keys(ex.model),
         "tolerance": TOLERANCE[cfg.dtype],
         "order": [q.key for q in qs],
+        "stages": {q.key: q.stage for q in qs},
         "formulas": {q.key: q.formula for q in qs},
         "forms": {q.key: q.form for q in qs},
         "data": {"x": _list(ex.experiment.X_train), "y": _list(ex.experiment.Y_train)},
         "initial": {k: _list(v) for k, v in ex.initial.items()},
         "steps": [{
-            "step": number, "epoch": b.epoch, "batch": b.batch,
+            "step": number, "epoch": b.epoch, "batch": b.batch, "lr": b.lr,
             "rows": [int(r) for r in b.rows], "x": _list(b.x), "y": _list(b.y),
+            "weights": None if b.w is None else _list(b.w),
+            "masks": [_list(b.masks[l]) if l in b.masks else None
+                      for l in range(1, len(net.layers) + 1)] if b.masks else None,
             "expected": {q.key: _list(step.values[q.key]) for q in qs},
         } for number, (b, step) in enumerate(zip(ex.batches, ex.steps), start=1)],
     }
@@ -107,13 +119,17 @@ def conventions_md(ex: Exercise, config_path: Path) -> str:
         "loss(output, y) -> float                       # optional: the batch loss L",
         "backward(params, x, y, zs, activations) -> (deltas, grads)",
         "                                               # deltas: dL/dz per layer; grads: {'W1': dL/dW1, 'b1': dL/db1, ...}",
-        "update(params, grads, lr, state) -> params     # a new dict; state: a dict kept between steps",
+        "update(params, grads, lr, state) -> params     # a new dict; state: the rule's memory, updated in place",
         "```",
         "",
         "`params` maps `W1`, `b1`, `W2`, ... to NumPy arrays. Each part is checked from "
-        "nncli's inputs (backward gets nncli's z and a; update gets nncli's gradients), so "
-        "one mistake shows once. The update is given a frozen array's gradient as zeros.",
+        "nncli's inputs (backward gets nncli's z and a; update gets nncli's gradients and "
+        "nncli's state before the step), so one mistake shows once. The update is given a "
+        "frozen array's gradient as zeros, and `lr` is the rate of the step's epoch.",
         "",
+    ]
+    out += _extras(ex)
+    out += [
         "## Conventions",
         "",
     ]
@@ -144,6 +160,36 @@ def conventions_md(ex: Exercise, config_path: Path) -> str:
         "",
     ]
     return "\n".join(out)
+
+
+def _extras(ex: Exercise) -> list[str]:
+    """What the four functions get or keep beyond the plain case: the update's state, the
+    rows' weights, the dropout masks, the penalty."""
+    model, out = ex.model, []
+    keys = UPDATE_FORMS[model.update].state_keys(model)
+    if keys:
+        letters = ", ".join(dict.fromkeys(k.rstrip("0123456789").rstrip("Wb") for k in keys))
+        out += [f"**The update's state.** `state` holds the rule's arrays by cell name without "
+                f"the prime: {', '.join(f'`{k}`' for k in keys[:4])}"
+                + (", ..." if len(keys) > 4 else "") + f" ({letters} of each trained array, "
+                f"shaped like it), and `t`, the number of steps taken before this one. The test "
+                f"hands `update` nncli's state before the step (zeros and t = 0 at step 1) and "
+                f"checks the arrays your update leaves in `state` (`{keys[0]}'` in kit.json) "
+                f"before the parameters.", ""]
+    if model.weighted:
+        out += ["**Row weights.** `loss` and `backward` get `weights=w`, each row's weight "
+                "(class and sample weights; kit.json's `weights` of each step): the loss is "
+                "Σ wᵢ·Lᵢ / Σ wᵢ.", ""]
+    if model.dropout:
+        out += ["**Dropout.** `forward` and `backward` get `masks=`, a list with one array "
+                "(n, units) per layer, or None for a layer without dropout (kit.json's `masks` "
+                "of each step): the next layer reads a ⊙ mask, and dL/da of the layer is "
+                "multiplied by it; `activations` are the undropped a.", ""]
+    if model.penalty is not None:
+        out += [f"**Penalty.** `grads` are the gradient of L + penalty: dL/dW + l2 · W + l1 · "
+                f"sign(W) with l2 = {model.l2:g}, l1 = {model.l1:g} (kit.json's `l2`, `l1`), "
+                f"for the weights only.", ""]
+    return out
 
 
 def _data_csv(ex: Exercise) -> str:

@@ -6,103 +6,53 @@ cell after it: "follow-through"), and under each catalogued mistake (so that `nn
 say which slip reproduces a wrong number). This module is that calculator. Each quantity is
 one formula of the textbook step, evaluated with the engine's own pieces on small arrays:
 
-    z_l = a_(l-1) W_l + b_l          a_l = f_l(z_l)                  Activation.forward
-    L = loss(a_L, y)                                                  Loss.value
+    z_l = ã_(l-1) W_l + b_l          a_l = f_l(z_l)                  Activation.forward
+    L = loss(a_L, y)                                                  Loss.value, .weighted
+    penalty = (l2/2)·ΣW² + l1·Σ|W|                                    Penalty (engine/penalty.py)
     δ_L = dL/dz_L                                                     network.output_delta
-    δ_l = (δ_(l+1) W_(l+1)ᵀ) ⊙ f_l′(z_l)                              Activation.backprop
-    dW_l = a_(l-1)ᵀ δ_l               db_l = δ_l summed over the samples
-    W_l′, b_l′ = the update rule applied to W_l, b_l                  optim.RULES
+    δ_l = ((δ_(l+1) W_(l+1)ᵀ) ⊙ m_l) ⊙ f_l′(z_l)                      Activation.backprop
+    dW_l = ã_(l-1)ᵀ δ_l + l2·W_l + l1·sign(W_l)                       Penalty.add_gradient
+    db_l = δ_l summed over the samples
+    the state after the step, W_l′, b_l′: the update rule            insight/updates.py
 
-with a_0 = x. With nothing substituted and no mistake it gives trace's numbers bit for bit
-(tests/test_learners.py holds this): the same NumPy operations, in the same order, as
-``Network.forward`` and ``Network.backward``, and the engine's own update rule.
+with ã_0 = x, ã_l = a_l ⊙ m_l for a layer with dropout (m_l its one fixed mask, the
+network's own: ``Workspace.draw_masks``) and a_l otherwise; the loss is the mean over the batch,
+or with class or sample weights the weighted mean Σ wᵢ·Lᵢ / Σ wᵢ. With nothing substituted and no
+mistake it gives trace's numbers bit for bit (tests/test_learners.py holds this for every update
+rule, with penalties, weights, schedules and dropout): the same NumPy operations, in the same
+order, as ``Network.forward`` and ``Network.backward``, and the engine's own update rules.
 
 A mistake is a named variant of one formula (:class:`Mistake`); each :class:`Quantity` lists
 the variants that apply to it and computes itself under any of them.
 
 The update rule's part of a step (the quantities after the gradients, the mistakes of the
-update, and what one step hands to the next) is an :class:`UpdateForm` in ``UPDATE_FORMS``,
-keyed by the config's ``training.update``: an update rule with state (momentum's velocity,
-adam's moments) adds its state quantities, its "other named form" mistakes and its carried
-state there, in one place.
+update, and what one step hands to the next) is an ``UpdateForm`` in ``UPDATE_FORMS``
+(insight/updates.py), keyed by the config's ``training.update``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
 from ..engine.activations import Activation
-from ..engine.losses import Loss
-from ..engine.network import Network, output_delta
-from ..engine.optim import RULES
-
-Values = dict[str, np.ndarray]  # inputs (x, y, W1, b1, ...) and quantities (z1, a1, L, ...)
-
-
-@dataclass(frozen=True)
-class Mistake:
-    name: str  # stable id, e.g. "updated_weight"
-    text: str  # what the learner did, in words
-
-
-@dataclass
-class Quantity:
-    """One quantity of a step: ``compute(values, mistake)`` evaluates its formula from the
-    quantities and inputs in ``values`` (under the named mistake, or correctly for None). A
-    mistake that cannot apply to these values gives None."""
-
-    key: str  # "z1", "a1", "L", "delta2", "dW2", "db2", "norm", "W1'", "b1'"
-    stage: str  # "forward", "loss", "backward" or "update"
-    form: str  # how its cells are indexed: "samples", "weights", "vector" or "scalar"
-    formula: str  # e.g. "z1 = x · W1 + b1"
-    compute: Callable[[Values, str | None], np.ndarray | None]
-    mistakes: tuple[Mistake, ...] = ()
-    layer: int = 0  # 1-based; 0 for the loss and the gradient norm
-
-
-@dataclass
-class StepModel:
-    """What a step needs to know about the network and its training: each layer's activation
-    and bias, which arrays are trained, the loss, the update rule and its learning rate."""
-
-    activations: list[Activation]
-    bias: list[bool]
-    trainable: dict[str, bool]  # by parameter name, in parameter order (W1, b1, W2, ...)
-    loss: Loss
-    update: str
-    learning_rate: float
-    dtype: np.dtype
-
-    @classmethod
-    def of(cls, net: Network, loss: Loss, update: str, learning_rate: float) -> "StepModel":
-        return cls([l.activation for l in net.layers], [l.b is not None for l in net.layers],
-                   net.trainable(), loss, update, learning_rate, net.dtype)
-
-    @property
-    def depth(self) -> int:
-        return len(self.activations)
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.trainable)
-
-    @property
-    def fused(self) -> bool:
-        """Whether the output delta is the fused (a − y) / n (see engine/losses.py)."""
-        return self.loss.fused_with == self.activations[-1].name
+from ..engine.network import output_delta
+from .stepmodel import SETTINGS, Mistake, Quantity, StepModel, Values  # noqa: F401 (re-exported)
+from .updates import UPDATE_FORMS, UpdateForm  # noqa: F401 (re-exported)
 
 
 def quantities(model: StepModel) -> list[Quantity]:
-    """Every quantity of a step, in worksheet order: forward (z, a per layer), the loss,
-    backward (δ, dW, db per layer, last layer first), then the update."""
+    """Every quantity of a step, in worksheet order: forward (z, a per layer), the loss (and
+    the penalty), backward (δ, dW, db per layer, last layer first), then the update."""
     qs = []
     for l in range(1, model.depth + 1):
         qs += [_z(model, l), _a(model, l)]
     qs.append(_loss(model))
+    if model.penalty is not None:
+        qs.append(_penalty(model))
     for l in range(model.depth, 0, -1):
         qs += [_delta(model, l), _dW(model, l)]
         if model.bias[l - 1]:
@@ -112,16 +62,48 @@ def quantities(model: StepModel) -> list[Quantity]:
 
 # --- forward ----------------------------------------------------------------------------------
 
-def _prev(l: int) -> str:
-    return "x" if l == 1 else f"a{l - 1}"
+def _prev(model: StepModel, l: int) -> str:
+    """What layer l reads, as its formulas write it: x, a_(l−1), or a_(l−1) ⊙ mask_(l−1)."""
+    if l == 1:
+        return "x"
+    return f"(a{l - 1} ⊙ mask{l - 1})" if l - 1 in model.dropout else f"a{l - 1}"
+
+
+DROPOUT_SLIPS = ("dropout_ignored", "dropout_unscaled")
+
+
+def _input(model: StepModel, v: Values, l: int, mistake: str | None) -> np.ndarray:
+    """What layer l reads (as ``Network.forward`` makes it: a ⊙ m for a layer below with
+    dropout), or what a named slip reads instead."""
+    if l == 1:
+        return v["x"]
+    a = v[f"z{l - 1}"] if mistake == "activation_skipped" else v[f"a{l - 1}"]
+    if l - 1 not in model.dropout or mistake == "dropout_ignored":
+        return a
+    mask = v[f"mask{l - 1}"]
+    if mistake == "dropout_unscaled":
+        mask = (mask != 0).astype(a.dtype)
+    return np.multiply(a, mask)
+
+
+def _input_mistakes(model: StepModel, l: int) -> list[Mistake]:
+    """The slips of what layer l reads: z of the layer below for its a, the dropout mask."""
+    if l == 1:
+        return []
+    out = [_activation_skipped(l)]
+    if l - 1 in model.dropout:
+        out += [Mistake("dropout_ignored", f"a{l - 1} used where a{l - 1} ⊙ mask{l - 1} "
+                        f"belongs: the dropout mask of layer {l - 1} left out"),
+                Mistake("dropout_unscaled", f"a 0/1 mask: the kept units of layer {l - 1} not "
+                        f"scaled by 1 / (1 − p) (inverted dropout)")]
+    return out
 
 
 def _z(model: StepModel, l: int) -> Quantity:
     bias = model.bias[l - 1]
 
     def compute(v: Values, mistake: str | None) -> np.ndarray | None:
-        a_prev = v[_prev(l)] if mistake != "activation_skipped" else v[f"z{l - 1}"]
-        z = np.matmul(a_prev, v[f"W{l}"])
+        z = np.matmul(_input(model, v, l, mistake), v[f"W{l}"])
         if bias and mistake != "bias_left_out":
             z += v[f"b{l}"]
         return z
@@ -129,9 +111,8 @@ def _z(model: StepModel, l: int) -> Quantity:
     mistakes = []
     if bias:
         mistakes.append(Mistake("bias_left_out", f"the bias b{l} left out of z{l}"))
-    if l > 1:
-        mistakes.append(_activation_skipped(l))
-    return Quantity(f"z{l}", "forward", "samples", f"z{l} = {_prev(l)} · W{l}"
+    mistakes += _input_mistakes(model, l)
+    return Quantity(f"z{l}", "forward", "samples", f"z{l} = {_prev(model, l)} · W{l}"
                     + (f" + b{l}" if bias else ""), compute, tuple(mistakes), l)
 
 
@@ -151,10 +132,12 @@ def _a(model: StepModel, l: int) -> Quantity:
 
 # --- the loss and its conventions -------------------------------------------------------------
 
-def loss_mistakes(loss: str, n: int, outputs: int) -> list[tuple[Mistake, float]]:
+def loss_mistakes(loss: str, n: float, outputs: int, weighted: bool = False
+                  ) -> list[tuple[Mistake, float]]:
     """The convention slips of a loss, each as the factor it puts on the loss and on dL/da:
     the ½ (dropped from half_sse, added to mse), the mean or sum over the outputs, and the
-    mean or sum over the samples of the batch."""
+    mean or sum over the samples of the batch (``n``: their number, or with ``weighted``
+    rows the sum of their weights)."""
     slips = {
         "half_sse": [(Mistake("half_dropped", "the ½ of half_sse dropped: Σ (a − y)² instead of "
                               "½ Σ (a − y)², so dE/da = 2 (a − y) instead of (a − y)"), 2.0),
@@ -168,30 +151,90 @@ def loss_mistakes(loss: str, n: int, outputs: int) -> list[tuple[Mistake, float]
         "mae": [(Mistake("outputs_summed", "the sum over the outputs instead of mae's mean over "
                          "the outputs"), float(outputs))],
     }.get(loss, [])
-    return slips + [(Mistake("batch_summed", "the sum over the samples of the batch instead "
-                             "of the mean (no 1/n)"), float(n))]
+    summed = (Mistake("batch_summed", "the weighted sum Σ wᵢ·Lᵢ over the samples of the batch "
+                      "instead of the weighted mean (no 1/Σ wᵢ)") if weighted else
+              Mistake("batch_summed", "the sum over the samples of the batch instead of the "
+                      "mean (no 1/n)"))
+    return slips + [(summed, float(n))]
 
 
 def _loss_factor(model: StepModel, v: Values, mistake: str) -> float | None:
     a = v[f"a{model.depth}"]
-    for m, factor in loss_mistakes(model.loss.name, a.shape[0], a.shape[1]):
+    n = float(v["w"].sum()) if model.weighted else a.shape[0]
+    if model.weighted and mistake == "weights_over_n":
+        return n / a.shape[0]
+    for m, factor in loss_mistakes(model.loss.name, n, a.shape[1], model.weighted):
         if m.name == mistake:
             return factor
     return None
+
+
+def _weight_mistakes(model: StepModel) -> list[Mistake]:
+    if not model.weighted:
+        return []
+    return [Mistake("weights_ignored", "the plain mean over the batch: the rows' class or "
+                    "sample weights w left out"),
+            Mistake("weights_over_n", "Σ wᵢ·Lᵢ divided by the number of samples n instead of "
+                    "by Σ wᵢ")]
+
+
+def _loss_slips(model: StepModel) -> list[Mistake]:
+    # The batch size and outputs only change the factors, not which slips exist.
+    return ([m for m, _ in loss_mistakes(model.loss.name, 2, 2, model.weighted)]
+            + _weight_mistakes(model))
 
 
 def _loss(model: StepModel) -> Quantity:
     last = model.depth
 
     def compute(v: Values, mistake: str | None) -> np.ndarray | None:
-        value = model.loss.value(v[f"a{last}"], v["y"], v[f"z{last}"])
+        a, y, z = v[f"a{last}"], v["y"], v[f"z{last}"]
+        if model.weighted and mistake != "weights_ignored":
+            value = model.loss.weighted(a, y, z, v["w"])
+        else:
+            value = model.loss.value(a, y, z)
+        if mistake == "weights_ignored":
+            return np.asarray(value)
         factor = 1.0 if mistake is None else _loss_factor(model, v, mistake)
         return None if factor is None else np.asarray(value * factor)
 
-    # The batch size and outputs only change the factors, not which slips exist.
-    mistakes = tuple(m for m, _ in loss_mistakes(model.loss.name, 2, 2))
-    return Quantity("L", "loss", "scalar", f"L = {model.loss.name}(a{last}, y), the mean over "
-                    "the samples of the batch", compute, mistakes)
+    mean = ("the weighted mean Σ wᵢ·Lᵢ / Σ wᵢ over the samples of the batch" if model.weighted
+            else "the mean over the samples of the batch")
+    return Quantity("L", "loss", "scalar", f"L = {model.loss.name}(a{last}, y), {mean}",
+                    compute, tuple(_loss_slips(model)))
+
+
+def _penalty(model: StepModel) -> Quantity:
+    """The weight penalty at the step's weights (the engine's ``Penalty``); the objective
+    training minimises is L + penalty."""
+    terms = ([f"(l2/2)·ΣW² (l2 = {model.l2:g})"] if model.l2 else []) + \
+        ([f"l1·Σ|W| (l1 = {model.l1:g})"] if model.l1 else [])
+
+    def compute(v: Values, mistake: str | None) -> np.ndarray | None:
+        theta = model.flat(v)
+        value = model.penalty.value(theta)
+        if mistake == "penalty_half_dropped":
+            return np.asarray(2 * value - _l1_sum(model, v)) if model.l2 else None
+        if mistake == "penalty_on_biases":
+            return np.asarray(model.l2 / 2 * float(np.vdot(theta, theta))
+                              + model.l1 * float(np.abs(theta).sum()))
+        return np.asarray(value)
+
+    return Quantity("penalty", "loss", "scalar", f"penalty = {' + '.join(terms)}, over every "
+                    f"weight matrix (not the biases)", compute, tuple(_penalty_slips(model)))
+
+
+def _l1_sum(model: StepModel, v: Values) -> float:
+    return model.l1 * sum(float(np.abs(v[k]).sum()) for k in model.names if k[0] == "W")
+
+
+def _penalty_slips(model: StepModel) -> list[Mistake]:
+    out = []
+    if model.l2:
+        out.append(Mistake("penalty_half_dropped", "the ½ of (l2/2)·ΣW² dropped: l2·ΣW², "
+                           "so its gradient 2·l2·W instead of l2·W"))
+    return out + [Mistake("penalty_on_biases", "the penalty taken over the biases too (it is "
+                          "over the weights only)")]
 
 
 # --- backward ---------------------------------------------------------------------------------
@@ -202,7 +245,7 @@ def _delta(model: StepModel, l: int) -> Quantity:
     slope = _slope_mistakes(act, l) if act.differentiable else []
     if last:
         compute = _output_delta(model, act)
-        mistakes = [m for m, _ in loss_mistakes(model.loss.name, 2, 2)]
+        mistakes = _loss_slips(model)
         mistakes.append(Mistake("delta_sign", "δ with the opposite sign: (y − a) instead of "
                                 "(a − y) (Mitchell's δ = −∂E/∂net is the negative of nncli's "
                                 "δ = dL/dz)"))
@@ -212,13 +255,20 @@ def _delta(model: StepModel, l: int) -> Quantity:
                                     f"δ = (a − y) / n already includes the output's derivative"))
         elif not model.fused:
             mistakes += slope
-        how = (f"(a{l} − y) / n, fused with {model.loss.name}" if model.fused
+        n = "Σ w" if model.weighted else "n"
+        how = (f"(a{l} − y) / {n}" + (" (row i times wᵢ)" if model.weighted else "")
+               + f", fused with {model.loss.name}" if model.fused
                else f"dL/da{l} ⊙ {act.name}′(z{l})")
     else:
         compute = _hidden_delta(model, l, act)
         mistakes = [Mistake("updated_weight", f"the updated weights W{l + 1}′ used in δ{l}: every "
                             f"δ of a step uses the weights before the update (W{l + 1})"), *slope]
-        how = f"(δ{l + 1} · W{l + 1}ᵀ) ⊙ {act.name}′(z{l})"
+        upstream = f"δ{l + 1} · W{l + 1}ᵀ"
+        if l in model.dropout:
+            upstream = f"({upstream}) ⊙ mask{l}"
+            mistakes.append(Mistake("dropout_ignored", f"mask{l} left out of δ{l}: the units "
+                                    f"dropped in the forward pass pass no gradient back"))
+        how = f"({upstream}) ⊙ {act.name}′(z{l})"
     return Quantity(f"delta{l}", "backward", "samples", f"δ{l} = dL/dz{l} = {how}", compute,
                     tuple(mistakes), l)
 
@@ -251,10 +301,14 @@ def _output_delta(model: StepModel, act: Activation):
 
     def compute(v: Values, mistake: str | None) -> np.ndarray | None:
         a, z, y = v[f"a{last}"], v[f"z{last}"], v["y"]
+        w = v["w"] if model.weighted and mistake != "weights_ignored" else None
         if mistake in SLOPE_SLIPS:  # listed only where the output is not fused
-            return _through_slope(act, a, z, model.loss.grad(a, y, np.empty_like(a)), mistake)
-        delta = output_delta(model.loss, act, a, y, np.empty_like(a))
-        if mistake is None:
+            grad = model.loss.grad(a, y, np.empty_like(a))
+            if w is not None:
+                grad *= (w * (len(w) / w.sum()))[:, None]
+            return _through_slope(act, a, z, grad, mistake)
+        delta = output_delta(model.loss, act, a, y, np.empty_like(a), w)
+        if mistake is None or mistake == "weights_ignored":
             return delta
         if mistake == "delta_sign":
             return -delta
@@ -274,6 +328,8 @@ def _hidden_delta(model: StepModel, l: int, act: Activation):
             if W is None:
                 return None
         grad = np.matmul(v[f"delta{l + 1}"], W.T)
+        if l in model.dropout and mistake != "dropout_ignored":  # as Network.backward
+            grad *= v[f"mask{l}"]
         return _through_slope(act, v[f"a{l}"], v[f"z{l}"], grad, mistake)
 
     return compute
@@ -291,140 +347,63 @@ def _updated_weight(model: StepModel, v: Values, l: int) -> np.ndarray | None:
         return None
 
 
+def _penalised(model: StepModel, v: Values, name: str, g: np.ndarray) -> np.ndarray:
+    """``g`` (the data gradient of ``name``) plus the penalty's gradient at the step's
+    parameters, by the engine's ``Penalty.add_gradient`` on the flat vectors."""
+    theta = model.flat(v)
+    grad = np.zeros_like(theta)
+    where = model.layout[name]
+    grad[where] = g.ravel()
+    model.penalty.add_gradient(theta, grad)
+    return grad[where].reshape(g.shape)
+
+
 def _dW(model: StepModel, l: int) -> Quantity:
     def compute(v: Values, mistake: str | None) -> np.ndarray | None:
-        a_prev = v[f"z{l - 1}"] if mistake == "activation_skipped" else v[_prev(l)]
+        a_prev = _input(model, v, l, mistake)
         dW = np.matmul(a_prev.T, v[f"delta{l}"])
-        return dW / len(a_prev) if mistake == "batch_mean_twice" else dW
+        if mistake == "batch_mean_twice":
+            dW = dW / len(a_prev)
+        if model.penalty is None or mistake == "penalty_left_out":
+            return dW
+        if mistake == "penalty_half_dropped":
+            return _penalised(model, v, f"W{l}", dW) + model.l2 * v[f"W{l}"]
+        return _penalised(model, v, f"W{l}", dW)
 
-    mistakes = [_mean_twice(l)] + ([_activation_skipped(l)] if l > 1 else [])
-    return Quantity(f"dW{l}", "backward", "weights", f"dW{l} = dL/dW{l} = {_prev(l)}ᵀ · δ{l}",
-                    compute, tuple(mistakes), l)
+    mistakes = [_mean_twice(l)] + _input_mistakes(model, l)
+    penalty = ""
+    if model.penalty is not None:
+        penalty = (f" + l2 · W{l}" if model.l2 else "") + (f" + l1 · sign(W{l})"
+                                                           if model.l1 else "")
+        mistakes.append(Mistake("penalty_left_out", f"the penalty's gradient left out of "
+                                f"dW{l}: the update uses the gradient of L + penalty"))
+        mistakes += [m for m in _penalty_slips(model) if m.name == "penalty_half_dropped"]
+    of = "d(L + penalty)" if penalty else "dL"
+    return Quantity(f"dW{l}", "backward", "weights", f"dW{l} = {of}/dW{l} = "
+                    f"{_prev(model, l)}ᵀ · δ{l}{penalty}", compute, tuple(mistakes), l)
 
 
 def _db(model: StepModel, l: int) -> Quantity:
-    def compute(v: Values, mistake: str | None) -> np.ndarray:
+    def compute(v: Values, mistake: str | None) -> np.ndarray | None:
         delta = v[f"delta{l}"]
         # the backward pass's own sum over the batch: a BLAS product with a row of ones
         db = np.matmul(np.ones(len(delta), delta.dtype), delta)
+        if mistake == "penalty_on_biases":
+            b = v[f"b{l}"]
+            return db + model.l2 * b + model.l1 * np.sign(b)
         return db / len(delta) if mistake == "batch_mean_twice" else db
 
+    mistakes = [_mean_twice(l)]
+    if model.penalty is not None:
+        mistakes += [m for m in _penalty_slips(model) if m.name == "penalty_on_biases"]
     return Quantity(f"db{l}", "backward", "vector", f"db{l} = dL/db{l} = δ{l} summed over the "
-                    "samples", compute, (_mean_twice(l),), l)
+                    "samples",
+                    compute, tuple(mistakes), l)
 
 
 def _mean_twice(l: int) -> Mistake:
     return Mistake("batch_mean_twice", f"the mean over the batch taken twice: δ{l} already "
                    "carries the 1/n, so the gradient is the plain sum over the samples")
-
-
-# --- the update -------------------------------------------------------------------------------
-
-class UpdateForm:
-    """The update rule's part of a step. ``quantities`` are the cells after the gradients
-    (state and norm first, then every parameter after the step); ``carry`` is what one step
-    hands to the next (the parameters after it, and any state). A rule with state adds its
-    state quantities (e.g. ``vW1'``), their initial values in :meth:`initial`, and its
-    "other named form" mistakes here."""
-
-    rule = ""
-    formula = ""  # the step of a parameter {p}, for worksheets and kits
-
-    def quantities(self, model: StepModel) -> list[Quantity]:
-        return [self._parameter(model, name) for name in model.names]
-
-    def initial(self, model: StepModel) -> Values:
-        """The state before the first step (none for a rule without state)."""
-        return {}
-
-    def carry(self, model: StepModel, values: Values) -> Values:
-        """The inputs of the next step taken from this step's values."""
-        return {name: values[f"{name}'"] for name in model.names}
-
-    def updated(self, model: StepModel, v: Values, name: str, mistake: str | None
-                ) -> np.ndarray | None:
-        raise NotImplementedError
-
-    def mistakes(self, model: StepModel, name: str) -> list[Mistake]:
-        out = [Mistake("sign_flipped", f"the step taken uphill: {name} + lr · d{name} instead "
-                       f"of {name} − lr · d{name}"),
-               Mistake("lr_not_applied", f"the learning rate not applied: {name} − d{name} "
-                       f"instead of {name} − lr · d{name}")]
-        if name.startswith("b"):
-            out.append(Mistake("bias_not_updated", f"the bias not updated: {name}′ = {name}"))
-        return out
-
-    def _parameter(self, model: StepModel, name: str) -> Quantity:
-        layer = int(name[1:])
-        if model.trainable[name]:
-            formula = f"{name}′ = " + self.formula.format(p=name)
-        else:
-            formula = f"{name}′ = {name} (frozen: not trained)"
-        return Quantity(f"{name}'", "update", "weights" if name[0] == "W" else "vector",
-                        formula, lambda v, m: self.updated(model, v, name, m),
-                        tuple(self.mistakes(model, name)), layer)
-
-
-def stepped(model: StepModel, v: Values, name: str, scale: float) -> np.ndarray:
-    """``name`` after the engine's plain step with rate ``scale``: p − scale · dp (a frozen
-    array is returned unchanged)."""
-    p = v[name].copy()
-    if model.trainable[name]:
-        g = v[f"d{name}"].copy()
-        RULES["gradient"](p.size, p.dtype, scale).step(p.reshape(-1), g.reshape(-1))
-    return p
-
-
-class GradientForm(UpdateForm):
-    rule = "gradient"
-    formula = "{p} − lr · d{p}"
-
-    def updated(self, model, v, name, mistake):
-        if mistake == "bias_not_updated":
-            return v[name].copy()
-        scale = {None: model.learning_rate, "sign_flipped": -model.learning_rate,
-                 "lr_not_applied": 1.0}.get(mistake)
-        return None if scale is None else stepped(model, v, name, scale)
-
-
-class NormalizedForm(UpdateForm):
-    """W′ = W − lr · dW / ‖g‖ with ‖g‖ the norm over every trainable gradient: the engine's
-    step with rate lr / ‖g‖ (as ``optim.Normalized`` computes it: ``scale = lr; scale /= norm``). The
-    norm is a cell of its own, so a learner's slip in it costs that cell only."""
-
-    rule = "normalized"
-    formula = "{p} − lr · d{p} / ‖g‖"
-
-    def quantities(self, model):
-        def norm(v: Values, mistake: str | None) -> np.ndarray:
-            # as the engine takes it: one dot product over the flat gradient in layout order
-            # (W1, b1, W2, ...), a frozen array's part zero
-            g = np.concatenate([v[f"d{k}"].ravel() if on else np.zeros(v[f"d{k}"].size)
-                                for k, on in model.trainable.items()])
-            return np.asarray(math.sqrt(float(np.vdot(g, g))))
-
-        return [Quantity("norm", "update", "scalar", "‖g‖ = √(the sum of the squares of every "
-                         "trainable dW and db)", norm)] + super().quantities(model)
-
-    def updated(self, model, v, name, mistake):
-        if mistake == "bias_not_updated":
-            return v[name].copy()
-        if mistake == "norm_not_applied":
-            return stepped(model, v, name, model.learning_rate)
-        norm = float(v["norm"])
-        if norm == 0.0:  # the engine takes no step on a zero gradient
-            return None if mistake else v[name].copy()
-        scale = {None: model.learning_rate, "sign_flipped": -model.learning_rate,
-                 "lr_not_applied": 1.0}.get(mistake)
-        return None if scale is None else stepped(model, v, name, scale / norm)
-
-    def mistakes(self, model, name):
-        return super().mistakes(model, name) + [
-            Mistake("norm_not_applied", f"d{name} not divided by the norm ‖g‖ (a plain "
-                    "gradient step)")]
-
-
-UPDATE_FORMS: dict[str, UpdateForm] = {f.rule: f for f in (GradientForm(), NormalizedForm())}
 
 
 # --- running steps ----------------------------------------------------------------------------
@@ -472,23 +451,32 @@ def run_step(qs: list[Quantity], inputs: Values, substitute: Substitute | None =
     return step
 
 
-def run_steps(model: StepModel, batches: Iterable[tuple[np.ndarray, np.ndarray]],
-              initial: Values, substitute: Substitute | None = None,
-              slips: Mapping[str, str] | None = None) -> list[Step]:
-    """Consecutive steps on ``batches`` ((x, y) each) from the ``initial`` parameters, each
-    step starting from the values the previous one went on with; ``slips`` (quantity key ->
-    mistake) makes every step with those mistakes, as a learner would."""
+def run_steps(model: StepModel, batches: Iterable[Values], initial: Values,
+              substitute: Substitute | None = None, slips: Mapping[str, str] | None = None
+              ) -> list[Step]:
+    """Consecutive steps on ``batches`` from the ``initial`` parameters (see :func:`stepping`)."""
+    return list(stepping(model, batches, initial, substitute, slips))
+
+
+def stepping(model: StepModel, batches: Iterable[Values], initial: Values,
+             substitute: Substitute | None = None, slips: Mapping[str, str] | None = None
+             ) -> Iterator[Step]:
+    """Consecutive steps, one per batch as it comes (each batch: its inputs ``x``, ``y``,
+    ``lr``, and ``w`` and ``mask<l>`` where the config has them), from the ``initial``
+    parameters and the rule's initial state, each step starting from the values the previous
+    one went on with; ``slips`` (quantity key -> mistake) makes every step with those
+    mistakes, as a learner would. Ends after a step that did not finish (a non-finite
+    loss)."""
     qs = quantities(model)
     form = UPDATE_FORMS[model.update]
     state = {**initial, **form.initial(model)}
-    steps = []
-    for number, (x, y) in enumerate(batches, start=1):
-        step = run_step(qs, {"x": x, "y": y, **state}, substitute, slips, number)
-        steps.append(step)
+    for number, inputs in enumerate(batches, start=1):
+        step = run_step(qs, {**inputs, "t": np.asarray(number), **state}, substitute, slips,
+                        number)
+        yield step
         if not finished(step, qs):
-            break
+            return
         state = form.carry(model, step.values)
-    return steps
 
 
 def finished(step: Step, qs: list[Quantity]) -> bool:

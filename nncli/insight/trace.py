@@ -139,9 +139,10 @@ def trace(experiment: Experiment, steps: int) -> Trace:
                    formula=optimizer.formula(),
                    settings={k: getattr(optimizer, k) for k in optimizer.hyper})
     if net.has_dropout:
-        ws.draw_masks(experiment.dropout_rng, bs)
+        for i, mask in fixed_masks(experiment, bs).items():
+            ws.masks[i][...] = mask
         result.masks = {str(i + 1): ws.masks[i].copy() for i in ws.masks}
-    epochs = _Epochs(experiment, net, t)
+    epochs = Epochs(experiment, net, t)
 
     batches = training_batches(n, bs, t.shuffle, experiment.shuffle_rng)
     for number, (epoch, batch, rows) in enumerate(itertools.islice(batches, steps), start=1):
@@ -183,10 +184,22 @@ def trace(experiment: Experiment, steps: int) -> Trace:
     return result
 
 
-class _Epochs:
+def fixed_masks(experiment: Experiment, bs: int) -> dict[int, np.ndarray]:
+    """The one dropout mask of each dropout layer (by 0-based layer) that trace and the
+    learner's tools use for every step: drawn once from the run's dropout stream for a batch of
+    ``bs`` rows, by the network's own ``Workspace.draw_masks``, as training's first batch draws
+    it."""
+    ws = experiment.network.workspace(bs, dropout=True)
+    ws.draw_masks(experiment.dropout_rng, bs)
+    return ws.masks
+
+
+class Epochs:
     """What happens between training's epochs, for a trace that spans several: the epoch's
     history row (the same ``epoch_record`` as training) fed to the same schedule and early
-    stopping, so the rate of each epoch is training's."""
+    stopping, so the rate of each epoch is training's. The learner's tools (insight/cells.py)
+    feed it the step calculator's numbers, with ``net`` holding the weights after the last
+    step at each epoch's end."""
 
     def __init__(self, experiment: Experiment, net: Network, training):
         self.e, self.net, self.training = experiment, net, training

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import numpy as np
 
@@ -44,8 +45,11 @@ def conventions(ex: Exercise) -> list[str]:
         f"Loss `{t.loss}`: per sample, {_first_line(loss)}; then the mean over the samples "
         f"of a batch, so " + (f"δ = dL/dz = (a − y) / n at the {loss.fused_with} output"
                               if loss.fused_with else f"dL/da = {loss.gradient_text}") + ".",
-        f"Update `{t.update}`: W′ = {UPDATE_FORMS[t.update].formula.format(p='W')} with "
-        f"lr = {exact(t.learning_rate, np.float64)}, for every weight and bias"
+        f"Update `{t.update}`: {UPDATE_FORMS[t.update].describe(ex.model)} with "
+        f"lr = {exact(t.learning_rate, np.float64)}"
+        + (f" at epoch 1, then as schedule `{t.schedule.kind}` gives (each step says its "
+           f"rate)" if ex.model.scheduled else "")
+        + ", for every weight and bias"
         + (f" except the frozen {', '.join(frozen)} (W′ = W)" if frozen else "") + ".",
         f"Batches: `{t.batch}`, {_plural(ex.batch_size, 'sample')} per update, "
         f"{_plural(ex.batches_per_epoch, 'update')} per epoch"
@@ -54,6 +58,21 @@ def conventions(ex: Exercise) -> list[str]:
         "Every δ and gradient of a step is computed with the weights before that step's "
         "update; step k + 1 starts from the weights after step k.",
     ]
+    if ex.model.penalty is not None:
+        out.append(f"Penalty: {ex.quantity('penalty').formula.removeprefix('penalty = ')}; "
+                   f"its gradient is part of dW (the update uses the gradient of L + penalty).")
+    if ex.model.weighted:
+        out.append("Class and sample weights: each row i of a batch has a weight wᵢ (given "
+                   "as w), the loss is the weighted mean Σ wᵢ·Lᵢ / Σ wᵢ, so row i of the "
+                   "output δ carries wᵢ / Σ wᵢ where the plain mean has 1/n.")
+    if ex.model.dropout:
+        layers = ", ".join(f"layer {l} (p = {p:g})" for l, p in ex.model.dropout.items())
+        masks = ", ".join(f"mask{l}" for l in ex.model.dropout)
+        out.append(f"Dropout on {layers}: one fixed mask per layer (given as {masks}: 0 for "
+                   f"a dropped unit, 1 / (1 − p) for a kept one), drawn once from the run's "
+                   f"dropout stream as training's first batch draws it, and used for every "
+                   f"step (training draws a new one per batch); the next layer reads "
+                   f"a ⊙ mask, and δ of the layer is multiplied by it.")
     return out
 
 
@@ -74,10 +93,15 @@ def to_markdown(ex: Exercise, filled: Filled | None = None) -> str:
     for number, step in enumerate(ex.steps, start=1):
         b = ex.batches[number - 1]
         rows = ", ".join(str(int(r)) for r in b.rows)
+        rate = (f" The rate of epoch {b.epoch}: lr = {exact(b.lr, np.float64)}."
+                if ex.model.scheduled else "")
         out += [f"## Step {number}: epoch {b.epoch}, batch {b.batch} of {ex.batches_per_epoch}",
-                "", f"Training rows {rows} (0-based; n = {len(b.rows)}).", "", "### Given", ""]
+                "", f"Training rows {rows} (0-based; n = {len(b.rows)}).{rate}", "",
+                "### Given", ""]
         if number > 1:
-            out += [f"The weights are those after step {number - 1} (W′ there).", ""]
+            state = " and the update's state" if UPDATE_FORMS[ex.model.update].state_keys(
+                ex.model) else ""
+            out += [f"The weights{state} are those after step {number - 1} (W′ there).", ""]
         for key in ex.givens(number):
             out += _grid(f"**{key}**: {_given_text(key)}", key, form_of(key),
                          step.values[key], lambda c: exact(ex.value(c), ex.model.dtype), number)
@@ -87,6 +111,8 @@ def to_markdown(ex: Exercise, filled: Filled | None = None) -> str:
                 stage = q.stage
                 out += [f"### {_STAGES[stage]}", ""]
             out += _quantity(q, step.values[q.key], filled, number)
+    if ex.ended:
+        out += [f"**Early stopping:** {ex.ended}.", ""]
     return "\n".join(out) + "\n"
 
 
@@ -99,9 +125,17 @@ def _given_text(key: str) -> str:
         return "the inputs (rows: samples, columns: features)"
     if key == "y":
         return "the targets (rows: samples, columns: outputs)"
+    if key == "w":
+        return "the rows' loss weights (class and sample weights), in batch order"
+    if key.startswith("mask"):
+        return (f"the dropout mask of layer {key[4:]} (rows: samples, columns: units; 0: "
+                f"dropped, 1 / (1 − p): kept)")
     if key[0] == "W":
         return f"the weights into layer {key[1:]} (rows: inputs i, columns: units j)"
-    return f"the biases of layer {key[1:]}"
+    if key[0] == "b":
+        return f"the biases of layer {key[1:]}"
+    state, name = re.match(r"^([a-z]+)([Wb]\d+)$", key).groups()
+    return f"the update's state {state} of {name} before the first step (zero)"
 
 
 def _quantity(q: Quantity, values: np.ndarray, filled: Filled, number: int) -> list[str]:

@@ -36,6 +36,7 @@ from .formats import weights_npz
 
 RUN_FILES = ("config.yaml", "history.csv", "weights.npz", "model.json", "metrics.json",
              "layers.csv", "snapshots.npz")
+RUN_DATA = "data.csv"  # a run made from arrays in Python: its data, which its config.yaml reads
 
 
 class RunWriter:

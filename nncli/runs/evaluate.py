@@ -19,7 +19,8 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..data.csvfile import CsvSource
+from ..data.csvfile import CsvSource, Table
+from ..data.features import Encoded
 from ..data.prepare import encode_targets
 from ..data.sources import column_labels  # the training reader's label rules
 from ..errors import InputError, NncliWarning
@@ -27,7 +28,7 @@ from ..files import finite_or_none
 from ..engine.network import evaluate
 from ..metrics import class_index, regression_errors
 from .load import TrainedModel
-from .predict import RowCounts, input_chunks
+from .predict import RowCounts, feature_columns, input_chunks
 
 # (network inputs in the run's dtype, 2-D network targets, regression targets in the data's
 # units or None)
@@ -53,14 +54,39 @@ def evaluate_run(model: TrainedModel, data: CsvSource | None = None, *, delimite
     }
 
 
+def evaluate_table(model: TrainedModel, table: Table) -> dict:
+    """The metrics of ``model`` on a labelled table held in memory (``data.arrays``: X and
+    y from Python), read as the rows of a labelled CSV file are; its ``data`` is the
+    table's name."""
+    absent = [name for name in model.feature_names + model.target_names
+              if name not in table.names]
+    if absent:
+        raise InputError(f"{table.source_name}: missing column(s) {', '.join(map(repr, absent))}")
+    encoded = model.inputs(feature_columns(model, table), lambda i: f"X row {i}")
+    return {
+        "run_dir": str(model.path),
+        "data": table.source_name,
+        "task": model.task,
+        "loss_function": model.loss.name,
+        **score(model, labelled_tables(model, [(table, encoded)], table.source_name)),
+    }
+
+
 def labelled_csv(model: TrainedModel, source: CsvSource, *, delimiter: str = ",",
                  source_name: str | None = None) -> Iterator[Batch]:
     """Network inputs and targets from each chunk of a labelled CSV file; rows without a
     target or with a feature the run cannot fill are left out (one warning at the end)."""
+    chunks = input_chunks(model, source, delimiter=delimiter, source_name=source_name,
+                          targets=True)
+    return labelled_tables(model, chunks, source_name or str(source))
+
+
+def labelled_tables(model: TrainedModel, chunks: Iterable[tuple[Table, Encoded]],
+                    name: str) -> Iterator[Batch]:
+    """Network inputs and targets of labelled tables, each with its encoded features."""
     dtype = model.network.dtype
-    counts, no_target, name = RowCounts(model), 0, source_name or str(source)
-    for table, encoded in input_chunks(model, source, delimiter=delimiter,
-                                       source_name=source_name, targets=True):
+    counts, no_target = RowCounts(model), 0
+    for table, encoded in chunks:
         counts.add(table, encoded)
         name = table.source_name
         index = [table.names.index(t) for t in model.target_names]

@@ -9,6 +9,7 @@
 | weights.npz | :func:`weights_npz` | ``runs.load.read_weights`` |
 | model.json | ``runs.model_file.model_description`` | ``runs.model_file.read_model_file`` |
 | metrics.json | the trainer (``training.train.final_metrics``) | :func:`read_metrics` |
+| data.csv (a run made from arrays) | ``data.arrays.write_table`` | the ``csv`` source |
 """
 
 from __future__ import annotations

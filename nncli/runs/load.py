@@ -76,7 +76,7 @@ class TrainedModel:
             return [Column.from_values(name, np.asarray(X[name], dtype=object)
                                        if self._categorical(k) else _numbers(X[name], name))
                     for k, name in enumerate(self.feature_names)]
-        X = np.asarray(X, dtype=object)
+        X = _rows(X)
         k = len(self.feature_names)
         if X.ndim != 2 or X.shape[1] != k:
             raise InputError(f"X: expected rows of {k} features ({', '.join(self.feature_names)}),"
@@ -163,6 +163,17 @@ def warn_unseen(rows: int) -> None:
         warnings.warn(NncliWarning(
             f"{rows} row{'s hold' if rows != 1 else ' holds'} a category not seen in training "
             "(encoded as all zeros)"), stacklevel=3)
+
+
+def _rows(X) -> np.ndarray:
+    """X as an array: numbers as they are (no copy), anything else as objects."""
+    try:
+        array = np.asarray(X)
+    except (ValueError, TypeError):  # ragged rows: an object array, which the shape check names
+        array = None
+    if array is None or array.dtype.kind not in "fiub":
+        array = np.asarray(X, dtype=object)
+    return array
 
 
 def _numbers(values, name: str) -> np.ndarray:

@@ -114,13 +114,17 @@ def seed_streams(seed: int) -> dict[str, np.random.SeedSequence]:
     return dict(zip(names, np.random.SeedSequence(seed).spawn(len(names))))
 
 
-def prepare(config: Config, config_path: Path) -> Experiment:
+def prepare(config: Config, config_path: Path, dataset: Dataset | None = None) -> Experiment:
+    """The experiment of ``config``; its data are loaded from the config's source (relative
+    to ``config_path``), unless ``dataset`` gives them (arrays from Python, as loaded by
+    ``sources.table_dataset`` with the config's data keys)."""
     streams = seed_streams(config.seed)
     data_seed = int(streams["data"].generate_state(1)[0])
-    planned = generated_shape(config.data)
+    planned = generated_shape(config.data) if dataset is None else None
     if planned:  # before a generator spends hours or gigabytes on it
         check_memory(config, *planned)
-    dataset = load_source(config.data, config_path.parent, data_seed, config.dtype)
+    if dataset is None:
+        dataset = load_source(config.data, config_path.parent, data_seed, config.dtype)
     train_idx, val_idx = split_indices(dataset.y, dataset.task,
                                        validation_fraction(config, dataset.n_samples),
                                        np.random.default_rng(streams["split"]))

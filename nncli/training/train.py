@@ -1,20 +1,28 @@
-"""Train from a config file and publish the run directory: the library behind `nncli train`."""
+"""Train from a config file and publish the run directory: the library behind `nncli train`
+and ``nncli.train``.
+
+:func:`train_experiment` trains a prepared experiment either in memory (nothing is written) or
+straight into a new run directory (history streamed to history.csv, checkpoints, pictures);
+:func:`publish` writes a run trained in memory (a :class:`RunRecord`) as the same directory,
+through the same :class:`~nncli.runs.directory.RunWriter` transaction and file writers.
+"""
 
 from __future__ import annotations
 
 import functools
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable, Iterable, Union
 
 import numpy as np
 
-from ..config import load_config
+from ..config import Config, load_config
 from ..errors import InputError, NncliWarning, OutputFailed, TrainingFailed
 from ..files import finite_or_none, os_errors
-from ..runs.directory import (RUN_FILES, RunWriter, discard_partial, is_inside, is_partial,
-                              lock_dir, unlock_dir)
+from ..runs.directory import (RUN_DATA, RUN_FILES, RunWriter, discard_partial, is_inside,
+                              is_partial, lock_dir, unlock_dir)
 from ..runs.formats import (LAYER_COLUMNS, HistoryFile, Thinned, config_yaml, iter_history,
                             iter_layers, model_description)
 from ..runs.snapshots import MAX_PARAMETERS, SNAPSHOTS, Snapshots
@@ -39,7 +47,7 @@ class TrainHooks(Hooks):
 
 @dataclass
 class TrainOutcome:
-    run_dir: Path
+    run_dir: Path | None  # None: trained in memory
     experiment: Experiment
     result: FitResult
     metrics: dict  # the content of metrics.json
@@ -70,8 +78,45 @@ def train_from_config(config_path: str | Path, overrides: list[str] = (),
     """
     config_path = Path(config_path)
     experiment = prepare(load_config(config_path, overrides), config_path)
-    return _train_and_publish(experiment, Path(out), hooks or TrainHooks(), plots=plots,
-                              report=report)
+    return train_experiment(experiment, out, hooks, plots=plots, report=report)
+
+
+# data.csv's content: bytes, or a function that writes them to a binary file
+DataFile = Union[bytes, Callable[[BinaryIO], None]]
+
+
+def train_experiment(experiment: Experiment, out: str | Path | None = None,
+                     hooks: TrainHooks | None = None, plots: bool = False,
+                     data_file: DataFile | None = None,
+                     report: Reporter | None = None) -> TrainOutcome:
+    """Train a prepared experiment. With ``out``, as a new run directory under it (the run
+    ``nncli train`` makes; ``plots``: with its pictures; ``data_file``: the run's data.csv, for
+    a run made from arrays). Without, in memory: nothing is written, and the result keeps the
+    whole history (``publish`` writes the run later)."""
+    hooks = hooks or TrainHooks()
+    if out is not None:
+        return _train_and_publish(experiment, Path(out), hooks, plots=plots,
+                                  data_file=data_file, report=report)
+    hooks.started(experiment, 0)
+    result = run_fit(experiment, hooks)
+    metrics = final_metrics(experiment, result)
+    return TrainOutcome(None, experiment, result, metrics, history=result.history)
+
+
+def copy_of(path: Path) -> DataFile:
+    """data.csv's content as a copy of the file ``path``, streamed when it is written."""
+    def copy(out: BinaryIO) -> None:
+        with open(path, "rb") as f:
+            shutil.copyfileobj(f, out)
+    return copy
+
+
+def carry_data(experiment: Experiment) -> None:
+    """The config of a run that carries its data as data.csv beside its config.yaml (a run
+    made from arrays) names the file relative to itself, so the run can be moved."""
+    data = experiment.config.data
+    experiment.config = experiment.config.model_copy(
+        update={"data": data.model_copy(update={"path": RUN_DATA})})
 
 
 # What --set may change when resuming: neither changes the weights of the epochs in common.
@@ -113,10 +158,15 @@ def resume_run(run_dir: str | Path, overrides: list[str] = (), out: str | Path |
         config_path = run_dir / "config.yaml"
         experiment = prepare(load_config(config_path, overrides), config_path)
         start = restore(checkpoint, experiment)
+        data_file = None
+        data = experiment.config.data
+        if data.source == "csv" and Path(data.path) == (run_dir / RUN_DATA).resolve():
+            data_file = copy_of(run_dir / RUN_DATA)  # a run made from arrays: its data go
+            carry_data(experiment)                    # with it
         outcome = _train_and_publish(experiment, out, hooks or TrainHooks(), start=start,
-                                     resumed_from=run_dir, plots=plots,
+                                     resumed_from=run_dir, plots=plots, data_file=data_file,
                                      carried=checkpoint.state, report=report)
-        if partial and not discard_partial(run_dir, RUN_FILES + (CHECKPOINT,)):
+        if partial and not discard_partial(run_dir, RUN_FILES + (CHECKPOINT, RUN_DATA)):
             warnings.warn(NncliWarning(f"{run_dir} was kept: it holds files nncli did not write "
                                        f"there; the resumed run is {outcome.run_dir}"))
     finally:
@@ -238,16 +288,15 @@ class _Recording(Hooks):
 
 def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
                        start: FitResult | None = None, resumed_from: Path | None = None,
-                       plots: bool = False, carried=None,
-                       report: Reporter | None = None) -> TrainOutcome:
+                       plots: bool = False, data_file: DataFile | None = None,
+                       carried=None, report: Reporter | None = None) -> TrainOutcome:
     writer = RunWriter(out, experiment.config.name)
     recording = _Recording(hooks, experiment, writer)
     try:
-        # With these two and history.csv, the temporary directory is resumable from its first
-        # checkpoint on.
+        # With these (and data.csv for a run made from arrays) and history.csv, the temporary
+        # directory is resumable from its first checkpoint on.
         description = model_description(experiment)
-        writer.write_text("config.yaml", config_yaml(experiment.config))
-        writer.write_json("model.json", description)
+        _write_description(writer, experiment.config, description, data_file)
         recording.open_history(_earlier_rows(start, resumed_from),
                                _earlier_layers(recording, start, resumed_from, carried))
         hooks.started(experiment, start.epochs_run if start else 0)
@@ -256,7 +305,7 @@ def _train_and_publish(experiment: Experiment, out: Path, hooks: TrainHooks,
         metrics = final_metrics(experiment, result)
         if resumed_from is not None:
             metrics["resumed_from"] = str(resumed_from)
-        write_run(writer, experiment, metrics)
+        write_run(writer, experiment.network.parameters(), metrics)
         recording.save_snapshots()
         if result.status == "interrupted":
             recording.save(result)
@@ -368,9 +417,21 @@ def _draw(path: Path, experiment: Experiment, history: list[dict], description: 
     model = trained_model(path, ModelFile.model_validate(description), description,
                           experiment.network, metrics["status"])
     kept = plots.Snapshots(*snapshots.arrays()) if snapshots and snapshots.epochs else None
-    run = plots.Run(path, experiment.config.name, plots.history_arrays(history), model, kept,
-                    layers)
-    return plots.write_run_plots(run, plots.points_of(experiment), stop)
+    return draw_pictures(path, experiment.config.name, model, history,
+                         plots.points_of(experiment), stop, kept, layers)
+
+
+def draw_pictures(path: Path, name: str, model, history: list[dict], points,
+                  stop: Callable[[], bool] = lambda: False, snapshots=None,
+                  layers: list[dict] = ()) -> list[str]:
+    """Write the pictures of a trained ``model`` (a ``runs.load.TrainedModel``) into ``path``,
+    from its ``history`` rows (as :class:`~nncli.runs.formats.Thinned` keeps them), its data
+    ``points`` (``plots.Points``, or None), its ``snapshots`` (``plots.Snapshots``) and layer
+    statistics rows; returns the problems."""
+    from .. import plots
+
+    run = plots.Run(path, name, plots.history_arrays(history), model, snapshots, list(layers))
+    return plots.write_run_plots(run, points, stop)
 
 
 def run_fit(experiment: Experiment, hooks: Hooks | None = None,
@@ -431,8 +492,62 @@ def final_metrics(experiment: Experiment, result: FitResult) -> dict:
     return metrics
 
 
-def write_run(writer: RunWriter, experiment: Experiment, metrics: dict) -> None:
+def write_run(writer: RunWriter, parameters: dict[str, np.ndarray], metrics: dict) -> None:
     """The files training ends with (config.yaml and model.json were written at the start,
     history.csv as it went)."""
-    writer.write_weights(experiment.network.parameters())
+    writer.write_weights(parameters)
     writer.write_json("metrics.json", metrics)
+
+
+def _write_description(writer: RunWriter, config: Config, description: dict,
+                       data_file: DataFile | None) -> None:
+    """The files that describe a run before it trains: config.yaml, model.json, and the
+    data.csv that the config of a run made from arrays reads."""
+    writer.write_text("config.yaml", config_yaml(config))
+    writer.write_json("model.json", description)
+    if data_file is not None:
+        writer.write_bytes(RUN_DATA, data_file)
+
+
+@dataclass
+class RunRecord:
+    """A run trained in memory, as the files of its directory will hold it."""
+
+    config: Config  # resolved (config.yaml)
+    description: dict  # model.json
+    parameters: dict[str, np.ndarray]  # weights.npz
+    metrics: dict  # metrics.json
+    columns: list[str]  # history.csv's header
+    history: Iterable[dict]  # its rows
+    data_file: DataFile | None = None  # data.csv, for a run made from arrays
+
+
+def publish(record: RunRecord, out: str | Path,
+            pictures: Callable[[Path], list[str]] | None = None) -> tuple[Path, list[str]]:
+    """Write ``record`` as a new run directory under ``out``, whole or not at all (the same
+    transaction and files as a run trained into its directory); ``pictures(path)`` draws
+    into the directory before it is published and returns its problems. Returns the run
+    directory and those problems."""
+    writer = RunWriter(Path(out), record.config.name)
+    history = None
+    try:
+        _write_description(writer, record.config, record.description, record.data_file)
+        path = writer.tmp / "history.csv"
+        with os_errors(path):
+            history = HistoryFile(path, record.columns)
+            for row in record.history:
+                history.append(row)
+            history.sync()
+            history.close()
+        write_run(writer, record.parameters, record.metrics)
+        writer.assembled = True  # from here on, whatever fails, the run is kept
+        problems = pictures(writer.tmp) if pictures is not None else []
+        return writer.commit(), problems
+    except BaseException as e:
+        kept = writer.abort()
+        if kept is not None and isinstance(e, (InputError, TrainingFailed)):
+            raise type(e)(f"{e}; the whole run is kept in {kept}") from None
+        raise
+    finally:
+        if history is not None:
+            history.close()

@@ -6,26 +6,31 @@ every list."""
 import numpy as np  # noqa: F401
 
 
-def forward(params, x):
-    """The forward pass: ([z1, z2, ...], [a1, a2, ...]) with z = a_prev @ W + b, a = f(z)."""
+def forward(params, x, masks=None):
+    """The forward pass: ([z1, z2, ...], [a1, a2, ...]) with z = a_prev @ W + b, a = f(z).
+    With dropout, ``masks`` has one array (n, units) per layer (None where a layer does not
+    drop): the next layer reads a * mask; return the undropped a."""
     raise NotImplementedError("forward is not written yet")
 
 
-def loss(output, y):
-    """The loss of the batch (a float), from the last layer's a and the targets. Optional:
-    without it, the test does not check L."""
+def loss(output, y, weights=None):
+    """The loss of the batch (a float), from the last layer's a and the targets; with row
+    ``weights`` the weighted mean sum(w_i L_i) / sum(w_i). Optional: without it, the test does
+    not check L."""
     raise NotImplementedError("loss is not written yet")
 
 
-def backward(params, x, y, zs, activations):
+def backward(params, x, y, zs, activations, weights=None, masks=None):
     """The backward pass of the batch-mean loss: ([δ1, δ2, ...], {"W1": dL/dW1, "b1": dL/db1,
     ...}), δ = dL/dz of each layer. ``zs`` and ``activations`` are the forward pass's, as
-    nncli computes them."""
+    nncli computes them; ``weights`` and ``masks`` as for loss and forward. With l2 or l1
+    (kit.json), the weights' gradients include the penalty's."""
     raise NotImplementedError("backward is not written yet")
 
 
 def update(params, grads, lr, state):
-    """One step of the update rule: the new parameters as a new dict. ``state`` is a dict,
-    empty at the first step and handed back at every later step: keep in it what your rule
-    remembers between steps (a velocity, moments); plain gradient descent ignores it."""
+    """One step of the update rule: the new parameters as a new dict. ``state`` holds what the
+    rule remembers between steps, by name (``vW1``: the velocity of W1, ...; see
+    CONVENTIONS.md), and ``t``, the steps taken before this one: update it in place. Plain
+    gradient descent ignores it."""
     raise NotImplementedError("update is not written yet")

@@ -4,7 +4,8 @@ Run `pytest` in this folder. It imports your module: ``my_network`` (the file my
 beside this one), or the module or .py file named by the environment variable
 NNCLI_KIT_MODULE. Each step is checked in textbook order, each part from nncli's inputs (so
 one mistake shows once): forward (z, a per layer), the loss, backward (δ, dW, db per layer,
-last layer first), then the update. A failure names the first quantity that disagrees, the
+last layer first), then the update (the rule's state it leaves in ``state``, then the
+parameters). With row weights or dropout, the functions also get ``weights=`` or ``masks=``. A failure names the first quantity that disagrees, the
 first entry of it, both numbers and the formula. The conventions are in CONVENTIONS.md; every
 number is in kit.json (and expected.csv).
 """
@@ -14,6 +15,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -24,7 +26,6 @@ HERE = Path(__file__).resolve().parent
 KIT = json.loads((HERE / "kit.json").read_text(encoding="utf-8"))
 RTOL, ATOL = KIT["tolerance"]["rtol"], KIT["tolerance"]["atol"]
 LAYERS = len(KIT["layers"])
-STATE = {}  # the update's state, handed from one step to the next
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,26 @@ def before(step):
         return arrays(KIT["initial"])
     after = KIT["steps"][step - 2]["expected"]
     return {k: np.array(after[k + "'"], dtype=float) for k in KIT["initial"]}
+
+
+def state_before(step):
+    """nncli's state of the update rule before a step: zeros at step 1, then as the step
+    before left it; ``t`` counts the steps taken."""
+    if step == 1:
+        return {k: np.zeros_like(np.array(KIT["initial"][re.match(r"[a-z]+([Wb]\d+)$", k).group(1)],
+                                          dtype=float)) for k in KIT["state"]} | {"t": 0}
+    after = KIT["steps"][step - 2]["expected"]
+    return {k: np.array(after[k + "'"], dtype=float) for k in KIT["state"]} | {"t": step - 1}
+
+
+def extras(s, *names):
+    """The keyword arguments a config adds to the functions: ``weights``, ``masks``."""
+    out = {}
+    if "weights" in names and s["weights"] is not None:
+        out["weights"] = np.array(s["weights"], dtype=float)
+    if "masks" in names and s["masks"] is not None:
+        out["masks"] = [None if m is None else np.array(m, dtype=float) for m in s["masks"]]
+    return out
 
 
 def cell(key, index, shape, form):
@@ -92,17 +113,18 @@ def test_step(net, step):
     expected = s["expected"]
     x, y = np.array(s["x"], dtype=float), np.array(s["y"], dtype=float)
     params = before(step)
-    zs, acts = net.forward(copy.deepcopy(params), x.copy())
+    zs, acts = net.forward(copy.deepcopy(params), x.copy(), **extras(s, "masks"))
     zs, acts = listed(step, "forward's z", zs, LAYERS), listed(step, "forward's a", acts, LAYERS)
     for l in range(1, LAYERS + 1):
         same(step, f"z{l}", zs[l - 1], expected[f"z{l}"])
         same(step, f"a{l}", acts[l - 1], expected[f"a{l}"])
     last = np.array(expected[f"a{LAYERS}"], dtype=float)
     if hasattr(net, "loss"):
-        same(step, "L", net.loss(last.copy(), y.copy()), expected["L"])
+        same(step, "L", net.loss(last.copy(), y.copy(), **extras(s, "weights")), expected["L"])
     z_exp = [np.array(expected[f"z{l}"], dtype=float) for l in range(1, LAYERS + 1)]
     a_exp = [np.array(expected[f"a{l}"], dtype=float) for l in range(1, LAYERS + 1)]
-    deltas, grads = net.backward(copy.deepcopy(params), x.copy(), y.copy(), z_exp, a_exp)
+    deltas, grads = net.backward(copy.deepcopy(params), x.copy(), y.copy(), z_exp, a_exp,
+                                 **extras(s, "weights", "masks"))
     deltas = listed(step, "backward's deltas", deltas, LAYERS)
     for l in range(LAYERS, 0, -1):
         same(step, f"delta{l}", deltas[l - 1], expected[f"delta{l}"])
@@ -114,8 +136,18 @@ def test_step(net, step):
     # nncli's gradients, a frozen array's as zeros (so a plain update leaves it as it is)
     given = {p: np.array(expected[f"d{p}"], dtype=float) * (p not in KIT["frozen"])
              for p in params}
-    new = net.update(copy.deepcopy(params), given, KIT["learning_rate"], STATE)
-    for p in params:
-        if p not in new:
-            pytest.fail(f"step {step}: update's parameters have no {p}")
-        same(step, f"{p}'", new[p], expected[f"{p}'"])
+    state = state_before(step)
+    new = net.update(copy.deepcopy(params), given, s["lr"], state)
+    for key in KIT["order"]:  # the state after the step first, then the parameters
+        name = key[:-1]
+        if KIT["stages"][key] != "update":
+            continue
+        if name in KIT["state"]:
+            if name not in state:
+                pytest.fail(f"step {step}: update left no {name} in state (keep the rule's "
+                            f"arrays in state by name: {', '.join(KIT['state'])})")
+            same(step, key, state[name], expected[key])
+        elif name in params:
+            if name not in new:
+                pytest.fail(f"step {step}: update's parameters have no {name}")
+            same(step, key, new[name], expected[key])

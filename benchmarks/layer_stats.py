@@ -3,11 +3,12 @@
     python benchmarks/layer_stats.py [SCENARIO ...] [--repeats N] [--threads T]
                                      [--write-results]
 
-Each round trains every scenario three ways, each in a fresh process, interleaved so that load
-from elsewhere falls on all alike: ``off`` (``training.layer_stats: false``, no recording),
+Each scenario runs in ``--repeats`` fresh processes; each process trains it three ways, ROUNDS
+times, interleaved so that load from elsewhere falls on all alike: ``off`` (``training.layer_stats: false``, no recording),
 ``stats`` (the statistics on, their rows written to a layers.csv as the trainer writes them)
 and ``all`` (the same, and the weights of the snapshot epochs kept as the trainer keeps them).
-The ratios stats / off and all / off are of the medians of the per-epoch times; CPU time of the
+The ratios stats / off and all / off are of the medians of the per-epoch times within a
+process (the reference run is in the same process), then the median over processes; CPU time of the
 process (``time.process_time``), which load from other processes disturbs less than wall time,
 is shown beside wall time. The network, data, initial weights, batch size, rate and epochs are
 compare.py's (plain SGD).
@@ -37,16 +38,19 @@ DEFAULT = ("digits", "blobs-large", "wide", "sgd-tiny", "fullbatch", "regress")
 TARGET = 1.05
 
 
-def worker(mode: str, name: str, data: Path, out: Path) -> None:
+ROUNDS = 3  # each worker trains every mode this many times, interleaved
+
+
+def train_once(mode: str, name: str, arrays: dict, out: Path) -> dict:
+    """Per-epoch wall and CPU time of one training in ``mode``."""
     from nncli.config import TrainingConfig
     from nncli.engine.losses import LOSSES
     from nncli.metrics import METRICS
-    from nncli.runs.formats import LAYER_COLUMNS, HistoryFile
+    from nncli.runs.formats import LAYER_COLUMNS, LAYER_DIGITS, HistoryFile
     from nncli.runs.snapshots import MAX_PARAMETERS, Snapshots
     from nncli.training.loop import Hooks, fit
 
     s = SCENARIOS[name]
-    arrays = load(data, "float64")
     net = nncli_network(s, weights_of(arrays), "float64")
     training = TrainingConfig(batch="minibatch", batch_size=s.batch_size(len(arrays["X"])),
                               epochs=s.epochs, learning_rate=s.learning_rate,
@@ -56,41 +60,58 @@ def worker(mode: str, name: str, data: Path, out: Path) -> None:
         """What the trainer does with the statistics and snapshots, nothing else."""
 
         def __init__(self):
-            self.layers = HistoryFile(out, LAYER_COLUMNS) if mode != "off" else None
+            self.layers = (HistoryFile(out, LAYER_COLUMNS, digits=LAYER_DIGITS)
+                           if mode != "off" else None)
             keep = mode == "all" and net.theta.size <= MAX_PARAMETERS
             self.snapshots = Snapshots(s.epochs, list(net.parameters())) if keep else None
 
         def epoch_end(self, record, result):
             if self.layers is not None:
-                for row in result.layer_stats.take():
-                    self.layers.append(row)
+                self.layers.append_block(result.layer_stats.take())
             if self.snapshots is not None:
-                self.snapshots.epoch_end(record["epoch"], record["loss"], net.parameters())
+                self.snapshots.epoch_end(record["epoch"], record["loss"], net.parameters)
 
     hooks = Recording()
     wall, cpu = time.perf_counter(), time.process_time()
     fit(net, LOSSES[s.loss], arrays["X"], arrays["Y"], training,
         rng=np.random.default_rng(0), metric=METRICS[s.task], hooks=hooks, keep_history=False)
-    report({"wall": (time.perf_counter() - wall) / s.epochs,
-            "cpu": (time.process_time() - cpu) / s.epochs})
+    if hooks.layers is not None:
+        hooks.layers.close()
+    return {"wall": (time.perf_counter() - wall) / s.epochs,
+            "cpu": (time.process_time() - cpu) / s.epochs}
+
+
+def worker(name: str, data: Path, out: Path) -> None:
+    """Every mode ROUNDS times, interleaved, in this one process: each mode's median, so the
+    ratios compare runs of the same process (memory layout and CPU state alike)."""
+    arrays = load(data, "float64")
+    times = {m: {"wall": [], "cpu": []} for m in MODES}
+    for _ in range(ROUNDS):
+        for m in MODES:
+            got = train_once(m, name, arrays, out)
+            for k in ("wall", "cpu"):
+                times[m][k].append(got[k])
+    report({f"{m}_{k}": statistics.median(times[m][k]) for m in MODES for k in ("wall", "cpu")})
 
 
 def measure(names: list[str], repeats: int, threads: int | None, work: Path) -> list[dict]:
+    """Each scenario in ``repeats`` fresh worker processes: per process the ratios of the
+    modes' medians, then the median ratio over the processes."""
     data = {n: save(SCENARIOS[n], work) for n in names}
-    times = {(n, m): {"wall": [], "cpu": []} for n in names for m in MODES}
+    got = {n: [] for n in names}
     for _ in range(repeats):
         for n in names:
             print(f"  {n} ...", file=sys.stderr, flush=True)
-            for m in MODES:
-                got = run_worker([__file__, "--worker", m, n, "--data", str(data[n]),
-                                  "--out", str(work / f"{n}-{m}.csv")], threads=threads)
-                for k in ("wall", "cpu"):
-                    times[n, m][k].append(got[k])
+            got[n].append(run_worker([__file__, "--worker", n, "--data", str(data[n]),
+                                      "--out", str(work / f"{n}.csv")], threads=threads))
     rows = []
     for n in names:
-        med = {(m, k): statistics.median(times[n, m][k]) for m in MODES for k in ("wall", "cpu")}
-        rows.append({"scenario": n, **{f"{m}_{k}": med[m, k] for m in MODES
-                                      for k in ("wall", "cpu")}})
+        row = {"scenario": n, "off_cpu": statistics.median(g["off_cpu"] for g in got[n])}
+        for m in ("stats", "all"):
+            for k in ("wall", "cpu"):
+                row[f"{m}_{k}"] = statistics.median(g[f"{m}_{k}"] / g[f"off_{k}"]
+                                                    for g in got[n])
+        rows.append(row)
     return rows
 
 
@@ -99,10 +120,8 @@ def table(rows: list[dict]) -> str:
             "| stats / off, wall | all / off, wall |")
     out = [head, "|---|---|---|---|---|---|"]
     for r in rows:
-        c, w = r["off_cpu"], r["off_wall"]
-        out.append(f"| {r['scenario']} | {c * 1e3:.3g} ms | {r['stats_cpu'] / c:.3f} "
-                   f"| {r['all_cpu'] / c:.3f} | {r['stats_wall'] / w:.3f} "
-                   f"| {r['all_wall'] / w:.3f} |")
+        out.append(f"| {r['scenario']} | {r['off_cpu'] * 1e3:.3g} ms | {r['stats_cpu']:.3f} "
+                   f"| {r['all_cpu']:.3f} | {r['stats_wall']:.3f} | {r['all_wall']:.3f} |")
     return "\n".join(out)
 
 
@@ -113,12 +132,12 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int)
     p.add_argument("--write-results", action="store_true",
                    help="write the table as its own section of benchmarks/RESULTS.md")
-    p.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], args.worker[1], args.data, args.out)
+        worker(args.worker, args.data, args.out)
         return 0
     names = args.scenarios or list(DEFAULT)
     with tempfile.TemporaryDirectory(prefix="nncli-stats-") as tmp:
@@ -132,9 +151,11 @@ def main(argv=None) -> int:
         section = "\n".join([
             f"<!-- compare.py section: {' '.join(marker)} -->",
             "## The cost of layer statistics and snapshots (issue 16)", "",
-            f"Measured {when} with `{command}` (medians of {args.repeats} interleaved rounds; "
-            f"every run a fresh process; `off`: training.layer_stats false; `stats`: the "
-            f"statistics, their rows written to layers.csv; `all`: and the snapshots), on:", "",
+            f"Measured {when} with `{command}`: each scenario in {args.repeats} fresh processes, "
+            f"each training every mode {ROUNDS} times interleaved; the ratio of the modes' "
+            f"medians within a process, then the median over the processes. `off`: "
+            f"training.layer_stats false; `stats`: the statistics, their rows written to "
+            f"layers.csv; `all`: and the snapshots. On:", "",
             *machine_description(),
             f"- BLAS threads of the measured processes: {args.threads or 'library default'}",
             "", text, "", f"Target: at most {TARGET:.2f} (5% more time per epoch).", "",

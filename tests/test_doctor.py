@@ -56,7 +56,8 @@ EVIDENCE = {
     "oscillating": "the loss rose by more than 5%",
     "flat": "the loss went from 0.9203 to 0.9201 in 20 epochs",
     "vanishing": "layer 1's gradient RMS is",
-    "dead_relu": "4 of the 4 relu units of layer 1 output 0 on every sampled training row",
+    "dead_relu": "4 of the 4 relu units of layer 1 output 0 on every training row with the "
+                 "final weights; on every sampled row in each of the last 5 epochs",
     "saturated": "of layer 1's tanh outputs lie in the flat part",
     "underfitting": "train accuracy 0.5 after 25 epochs; always answering the most common "
                     "class gives 0.5",
@@ -105,6 +106,33 @@ def test_each_condition_is_named_with_its_evidence_and_fix(sick, code):
     if code == "vanishing":  # the fix: relu in every sigmoid hidden layer
         assert finding.fix == [f"network.layers.{i}.activation=relu" for i in range(8)]
         assert "gradient vanishes" in finding.title
+
+
+def test_dead_units_are_counted_over_every_row_with_the_final_weights():
+    """layers.csv's dead column is a sample (the first rows of each epoch); doctor counts the
+    units that output 0 on every training row exactly, in chunks, and names only those."""
+    import numpy as np
+
+    from nncli.engine.activations import make_activation
+    from nncli.engine.network import Layer, Network
+    from nncli.insight.doctor import Facts, _dead, dead_units
+    from nncli.config import Config
+
+    relu, soft = make_activation("relu"), make_activation("softmax")
+    # unit 1 fires for x > 0, unit 2 for x > 9000 only (the last row), unit 3 never
+    net = Network([Layer(np.array([[1.0, 1.0, -1.0]]), np.array([0.0, -9000.0, -1.0]), relu),
+                   Layer(np.ones((3, 2)), np.zeros(2), soft)])
+    X = np.concatenate([np.linspace(-1, 1, 9000), [9500.0]])[:, None]
+    assert dead_units(net, X) == [1, None]
+    assert dead_units(net, X[:-1]) == [2, None]  # without the last row, unit 2 never fires
+    config = Config.model_validate({"data": {"source": "moons"}, "network": {"layers": [
+        {"units": 3, "activation": "relu"}, {"units": 2, "activation": "softmax"}]}})
+    sampled = [{"epoch": e, "layer": 1, "dead": 2 / 3} for e in range(1, 6)]
+    facts = Facts(config, {}, [], sampled, "classification", dead_units=[1, None])
+    assert _dead(facts) is None  # the sample saw 2 of 3 dead, every row shows only 1
+    facts.dead_units = [2, None]
+    assert _dead(facts).evidence.startswith("2 of the 3 relu units of layer 1 output 0 on "
+                                            "every training row with the final weights")
 
 
 def test_the_fixes_are_runnable_as_printed(sick, tmp_path):

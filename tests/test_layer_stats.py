@@ -7,7 +7,7 @@ import pytest
 
 from conftest import write_config
 
-from nncli.runs.formats import LAYER_COLUMNS, read_layers
+from nncli.runs.formats import LAYER_COLUMNS, LAYER_DIGITS, read_layers
 from nncli.runs.snapshots import COUNT, snapshot_epochs
 from nncli.training.layerstats import SAMPLE_ROWS
 from nncli.training.train import train_from_config
@@ -36,6 +36,11 @@ def known(tmp_path_factory):
     return train_from_config(write_config(folder, KNOWN), [], folder / "runs")
 
 
+def written(x):
+    """A statistic as layers.csv holds it: to LAYER_DIGITS significant digits."""
+    return float(f"%.{LAYER_DIGITS}g" % x)
+
+
 def rows_of(run_dir, epoch):
     return [r for r in read_layers(run_dir / "layers.csv") if r["epoch"] == epoch]
 
@@ -55,7 +60,7 @@ def test_statistics_of_known_layers(known):
         # the identity layer: its outputs are the features; W = I has RMS sqrt(2/4)
         assert copy["act_mean"] == pytest.approx(x.mean(), rel=1e-6)
         assert copy["act_std"] == pytest.approx(x.std(), rel=1e-6)
-        assert copy["weight_rms"] == pytest.approx(np.sqrt(0.5), rel=1e-12)
+        assert copy["weight_rms"] == written(np.sqrt(0.5))
         assert copy["update_ratio"] == 0.0  # frozen
         assert copy["dead"] is None and copy["saturated"] is None  # linear: neither
         # the relu layer outputs 0 on every row: all three units dead, mean and std 0
@@ -98,7 +103,7 @@ def test_gradient_rms_is_that_of_the_backward_pass(known, tmp_path):
     net.backward(e.X_train, e.Y_train, e.loss, ws)
     g = net.gradients(ws)["W4"]
     out = rows_of(known.run_dir, 1)[3]
-    assert out["grad_rms"] == pytest.approx(np.sqrt(np.mean(g * g)), rel=1e-12)
+    assert out["grad_rms"] == written(np.sqrt(np.mean(g * g)))
 
 
 def test_a_run_without_statistics(tmp_path):
@@ -108,9 +113,20 @@ def test_a_run_without_statistics(tmp_path):
     assert (run / "snapshots.npz").exists()  # the snapshots do not depend on it
 
 
-def test_the_sample_is_the_first_rows_of_the_epoch():
-    """The activations come from the first SAMPLE_ROWS rows of each epoch's batches."""
-    assert SAMPLE_ROWS == 64
+def test_the_sample_is_the_first_rows_of_the_epoch(tmp_path):
+    """With more rows than SAMPLE_ROWS in one full batch, the identity layer's act_mean is the
+    mean of the first SAMPLE_ROWS rows' features, not of all rows (the rows are ordered so
+    that the two differ)."""
+    rows = [[i, 2 * i] for i in range(SAMPLE_ROWS + 40)]
+    config = KNOWN.replace(f"x: {X}", f"x: {rows}").replace(
+        "y: [0, 1, 0, 1, 0, 1, 0, 1]", f"y: {[i % 2 for i in range(len(rows))]}")
+    run = train_from_config(write_config(tmp_path, config), [], tmp_path / "runs").run_dir
+    sample = np.array(rows[:SAMPLE_ROWS], dtype=float)
+    for epoch in (1, 3):
+        copy = rows_of(run, epoch)[0]
+        assert copy["act_mean"] == pytest.approx(sample.mean(), rel=1e-6)
+        assert copy["act_std"] == pytest.approx(sample.std(), rel=1e-6)
+        assert copy["act_mean"] != pytest.approx(np.mean(rows), rel=1e-3)
 
 
 def test_snapshot_epochs_are_spread_denser_early():

@@ -82,8 +82,8 @@ def test_a_run_made_from_arrays_carries_its_data_and_trains_again_to_the_same_we
     config = {"data": {"missing": "mean"}, "network": LAYERS, "training": TRAINING}
     run = nncli.train(config, X, y, out=tmp_path / "py")
     files = sorted(p.name for p in run.run_dir.iterdir())
-    assert files == ["config.yaml", "data.csv", "history.csv", "metrics.json", "model.json",
-                     "weights.npz"]
+    assert files == ["config.yaml", "data.csv", "history.csv", "layers.csv", "metrics.json",
+                     "model.json", "snapshots.npz", "weights.npz"]
     data = yaml.safe_load((run.run_dir / "config.yaml").read_text())["data"]
     assert {k: data[k] for k in ("source", "path", "target", "na_values", "missing", "task")} \
         == {"source": "csv", "path": "data.csv", "target": "target", "na_values": [""],

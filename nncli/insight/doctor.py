@@ -12,7 +12,7 @@ and says which did better.
 | diverged | the run's status is diverged |
 | oscillating | the loss rose by more than 5% (and by more than a tenth of its descent so far) in at least a quarter of the last half of the epochs, at least 3 times |
 | flat | the loss changed by less than 2% over the run (at least 10 epochs) and is not near 0; vanishing gradients when layer 1's gradient RMS is below 1/1000 of the last layer's (at least 3 layers) |
-| dead_relu | at least half of a hidden relu layer's units output 0 on every sampled row, in each of the last epochs (up to 5) |
+| dead_relu | at least half of a hidden relu layer's units output 0 on every training row with the final weights (counted exactly, over all rows), and on every sampled row in each of the last epochs (up to 5) of layers.csv |
 | saturated | at least half of a hidden sigmoid or tanh layer's sampled outputs lie in the flat part, in each of the last epochs (up to 5) |
 | overfitting | val_loss ended at least 10% (and 0.02) above its lowest value while the loss kept falling |
 | underfitting | classification: train accuracy at the end within 0.05 of always answering the most common class; regression: train R² below 0.1 (at least 10 epochs) |
@@ -71,6 +71,9 @@ class Facts:
     class_counts: dict = field(default_factory=dict)  # label -> training rows
     target_std: list[float] = field(default_factory=list)  # regression, in the data's units
     n_train: int = 0
+    # per layer: how many units output 0 on every training row with the final weights (None
+    # for layers whose units cannot die: not hidden, or not relu)
+    dead_units: list = field(default_factory=list)
 
 
 def data_facts(experiment) -> dict:
@@ -103,7 +106,26 @@ def facts_of_run(run_dir: Path) -> Facts:
     layers_file = run_dir / "layers.csv"
     layers = read_layers(layers_file, thin=True) if layers_file.exists() else []
     experiment = reproduce(run_dir, "the data facts doctor checks")
-    return Facts(config, metrics, history, layers, **data_facts(experiment))
+    facts = Facts(config, metrics, history, layers, **data_facts(experiment))
+    if (run_dir / "weights.npz").is_file():
+        from ..runs.load import load_run
+        facts.dead_units = dead_units(load_run(run_dir).network, experiment.X_train)
+    return facts
+
+
+def dead_units(net, X: np.ndarray) -> list:
+    """Per layer, the number of units that output 0 on every row of X (None for a layer whose
+    units cannot die): exact, over all rows, in bounded memory (the one forward pass)."""
+    last = len(net.layers) - 1
+    watched = [i for i, layer in enumerate(net.layers) if i < last and layer.activation.dies]
+    alive = {i: np.zeros(net.layers[i].units, bool) for i in watched}
+    ws = net.workspace(max(1, min(len(X), 4096)))
+    for rows, _ in net.forward_chunks(X, ws):
+        m = rows.stop - rows.start
+        for i in watched:
+            alive[i] |= np.logical_or.reduce(ws.a[i][:m] > 0, axis=0)
+    return [int(np.count_nonzero(~alive[i])) if i in alive else None
+            for i in range(len(net.layers))]
 
 
 # --- the rules ------------------------------------------------------------------------------
@@ -218,14 +240,18 @@ def _persistent(f: Facts, column: str) -> tuple[int, list[dict]] | None:
 
 
 def _dead(f: Facts) -> Finding | None:
+    # layers.csv's sample says since when; the final weights over every row say whether
     found = _persistent(f, "dead")
     if found is None:
         return None
     layer, rows = found
     units = f.config.network.layers[layer - 1].units
-    evidence = (f"{round(rows[-1]['dead'] * units)} of the {units} relu units of layer {layer} "
-                f"output 0 on every sampled training row, in each of the last {len(rows)} "
-                f"epochs (to epoch {rows[-1]['epoch']})")
+    dead = f.dead_units[layer - 1] if layer - 1 < len(f.dead_units) else None
+    if dead is None or dead < 0.5 * units:
+        return None
+    evidence = (f"{dead} of the {units} relu units of layer {layer} output 0 on every "
+                f"training row with the final weights; on every sampled row in each of the "
+                f"last {len(rows)} epochs (to epoch {rows[-1]['epoch']})")
     return Finding("dead_relu", "Dead ReLU units", evidence,
                    [f"network.layers.{layer - 1}.activation=leaky_relu"],
                    "leaky_relu keeps a small slope below 0, so units can come back")

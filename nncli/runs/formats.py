@@ -58,6 +58,31 @@ def history_cells(record: dict, columns: list[str]) -> list[str]:
     return ["" if record[c] is None else repr(record[c]) for c in columns]
 
 
+def number_line(record: dict, columns: list[str], digits: int) -> str:
+    """A row of numbers (and empty cells) as a CSV line, each to ``digits`` significant digits
+    (numbers need no quoting, so csv.writer's work is skipped). A value read back and written
+    again keeps its text, so a resumed run's rows are the uninterrupted run's."""
+    form = f"%.{digits}g"
+    return ",".join(["" if record[c] is None else form % record[c] for c in columns]) + "\n"
+
+
+def number_lines(block, digits: int) -> str:
+    """Rows of numbers (a 2-D array, NaN for an empty cell) as CSV lines, as
+    :func:`number_line` writes each: one formatting pass for the whole block."""
+    if not len(block):
+        return ""
+    line = ",".join([f"%.{digits}g"] * len(block[0])) + "\n"
+    return "".join([line % tuple(row) for row in block.tolist()]).replace("nan", "")
+
+
+def layer_records(block) -> list[dict]:
+    """layers.csv rows as records (:func:`read_layers` reads the same): the epoch and layer
+    ints, NaN (an empty cell) None."""
+    return [{"epoch": int(row[0]), "layer": int(row[1]),
+             **{c: (None if v != v else v) for c, v in zip(LAYER_COLUMNS[2:], row[2:])}}
+            for row in block.tolist()]
+
+
 def history_line(cells: list[str]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(cells)
@@ -65,6 +90,7 @@ def history_line(cells: list[str]) -> str:
 
 
 # layers.csv: per-layer statistics, one row per epoch and layer (training/layerstats.py)
+LAYER_DIGITS = 10  # layers.csv's statistics: significant digits
 LAYER_COLUMNS = ["epoch", "layer", "weight_rms", "grad_rms", "update_ratio", "act_mean",
                  "act_std", "dead", "saturated"]
 
@@ -76,14 +102,25 @@ class HistoryFile:
     the run is published), and a resumed run starts its file with the rows of the epochs its
     checkpoint covers."""
 
-    def __init__(self, path: Path, columns: list[str]):
+    def __init__(self, path: Path, columns: list[str], digits: int | None = None):
         self.path, self.columns = Path(path), columns
         self.file = open(self.path, "w", encoding="utf-8", newline="")
         self.writer = csv.writer(self.file, lineterminator="\n")
         self.writer.writerow(columns)
+        # digits: every cell a number (or empty), written to that many significant digits
+        # (layers.csv: statistics, several rows an epoch; shortest exact repr costs 3 times as
+        # much); None: history.csv's exact repr of every value
+        self.digits = digits
 
     def append(self, record: dict) -> None:
-        self.writer.writerow(history_cells(record, self.columns))
+        if self.digits is not None:
+            self.file.write(number_line(record, self.columns, self.digits))
+        else:
+            self.writer.writerow(history_cells(record, self.columns))
+
+    def append_block(self, block) -> None:
+        """Rows of numbers at once (a 2-D array in column order, NaN for an empty cell)."""
+        self.file.write(number_lines(block, self.digits))
 
     def sync(self) -> None:
         self.file.flush()

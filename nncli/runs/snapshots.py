@@ -57,9 +57,11 @@ class Snapshots:
         self.loss.append(loss)
         self.params.append({k: np.array(v, copy=True) for k, v in params.items()})
 
-    def epoch_end(self, epoch: int, loss: float, params: dict[str, np.ndarray]) -> None:
+    def epoch_end(self, epoch: int, loss: float, params) -> None:
+        """After each epoch; ``params()`` gives the weights (asked for on snapshot epochs
+        only: building the dict costs more than a tiny network's epoch)."""
         if epoch in self.wanted:
-            self.add(epoch, loss, params)
+            self.add(epoch, loss, params())
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
         """(epochs, loss, each parameter stacked), as :func:`read_snapshots` reads them."""

@@ -33,17 +33,14 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine.network import Network, Workspace
-SAMPLE_ROWS = 64
+from ..runs.formats import LAYER_COLUMNS
+
+COLUMNS = len(LAYER_COLUMNS)
+NO_ROWS = np.empty((0, COLUMNS))
+NO_ROWS.flags.writeable = False
+SAMPLE_ROWS = 32
 BUFFER_BYTES = 4 * 2**20  # the epochs kept before reducing: as many as fit, 1 to MAX_EPOCHS
 MAX_EPOCHS = 64
-
-
-def _finite(values: np.ndarray) -> list:
-    """As a list, a value that overflowed (the squares of huge weights) as None: an empty cell,
-    like every undefined value of a run's files."""
-    if np.all(np.isfinite(values)):
-        return values.tolist()
-    return np.where(np.isfinite(values), values, None).tolist()
 
 
 class _Layer:
@@ -59,13 +56,14 @@ class _Layer:
         self.reach = ((bounds[1] - bounds[0]) / 2) ** 2 if bounds else 0.0
         self.samples = np.empty((epochs, SAMPLE_ROWS, units), np.float32)
 
-    def columns(self, k: int, rows: int) -> dict[str, list]:
-        """act_mean, act_std, dead and saturated of the first ``k`` kept epochs."""
+    def columns(self, k: int, rows: int) -> np.ndarray:
+        """(k, 4): act_mean, act_std, dead and saturated of the first ``k`` kept epochs (NaN
+        where a column does not apply)."""
         X = self.samples[:k, :rows]
-        out = {"dead": [None] * k, "saturated": [None] * k}
+        out = np.full((k, 4), np.nan)
         if self.dies:  # per unit: did it output anything but 0 on a sampled row?
             alive = np.count_nonzero(np.logical_or.reduce(X > 0, axis=1), axis=1)
-            out["dead"] = (1.0 - alive / self.units).tolist()
+            out[:, 2] = 1.0 - alive / self.units
         # each epoch's outputs in one row, shifted by the centre, then squared in place (the
         # samples are read for the last time)
         D = X.reshape(k, -1)
@@ -76,10 +74,9 @@ class _Layer:
         np.multiply(D, D, out=D)
         squares = np.add.reduce(D, axis=1).astype(np.float64) / count
         if self.saturates:
-            out["saturated"] = (np.count_nonzero(D > np.float32(self.reach), axis=1)
-                                / count).tolist()
-        out["act_mean"] = _finite(shifted + self.centre)
-        out["act_std"] = _finite(np.sqrt(np.maximum(squares - shifted * shifted, 0.0)))
+            out[:, 3] = np.count_nonzero(D > np.float32(self.reach), axis=1) / count
+        out[:, 0] = shifted + self.centre
+        out[:, 1] = np.sqrt(np.maximum(squares - shifted * shifted, 0.0))
         return out
 
 
@@ -89,7 +86,11 @@ class LayerStats:
     The loop calls :meth:`batch` after the backward pass of each batch while :attr:`sampling`
     (before the update rule uses the gradient as scratch) and :meth:`epoch` at the end of each
     finished epoch. Rows come out in bulk: :meth:`take` returns those computed so far,
-    :meth:`flush` computes the rest first (before a checkpoint, at the end of training)."""
+    :meth:`flush` computes the rest first (before a checkpoint, at the end of training). Rows
+    are a block of numbers, one row per epoch and layer in LAYER_COLUMNS order, NaN for an
+    empty cell (not applicable, or a value that overflowed): layers.csv is written from it in
+    one piece (``runs.formats.number_lines``), and ``runs.formats.layer_records`` turns it into
+    records where records are wanted."""
 
     def __init__(self, net: Network, ws: Workspace):
         self.ws = ws
@@ -104,11 +105,13 @@ class LayerStats:
         last = len(net.layers) - 1
         self.layers = [_Layer(l.activation, l.units, i < last, k)
                        for i, l in enumerate(net.layers)]
+        self.grad = ws.grad
+        self.copies = [(layer.samples, a) for layer, a in zip(self.layers, ws.a)]
         self.thetas = np.empty((k + 1, p), net.dtype)  # [0]: the start of the first kept epoch
         self.grads = np.zeros((k, p), net.dtype)  # per epoch: sum of the sampled batches' g²
         self.buffer = np.empty(p, net.dtype)
         self.epochs: list[tuple[int, int]] = []  # (epoch, sampled batches) per kept slot
-        self.ready: list[dict] = []
+        self.ready: list[np.ndarray] = []
         self.started = False  # thetas[0] holds the start of the first kept epoch
         self._next()
 
@@ -120,16 +123,16 @@ class LayerStats:
 
     def batch(self, m: int) -> None:
         """Take the batch of ``m`` rows just passed forward and backward into the sample."""
-        grad, acc = self.ws.grad, self.grads[self.slot]
+        slot, rows = self.slot, self.rows
         if self.batches == 0:
-            np.multiply(grad, grad, out=acc)
+            np.multiply(self.grad, self.grad, out=self.grads[slot])
         else:
-            acc += np.multiply(grad, grad, out=self.buffer)
+            self.grads[slot] += np.multiply(self.grad, self.grad, out=self.buffer)
         self.batches += 1
-        k = min(m, SAMPLE_ROWS - self.rows)
-        for layer, a in zip(self.layers, self.ws.a):
-            layer.samples[self.slot, self.rows:self.rows + k] = a[:k]
-        self.rows += k
+        k = min(m, SAMPLE_ROWS - rows)
+        for samples, a in self.copies:  # each layer's outputs of the batch's first rows
+            samples[slot, rows:rows + k] = a[:k]
+        self.rows = rows + k
         self.sampling = self.rows < SAMPLE_ROWS
 
     def epoch(self, epoch: int, theta: np.ndarray, previous: np.ndarray) -> None:
@@ -149,40 +152,40 @@ class LayerStats:
         """Compute the rows of the epochs kept so far; their slots are free again."""
         k = len(self.epochs)
         if k:
-            self.ready += self._rows(k)
+            self.ready.append(self._rows(k))
             self.thetas[0] = self.thetas[k]
         self.epochs = []
         self._next()
 
-    def take(self) -> list[dict]:
+    def take(self) -> np.ndarray:
         """The rows computed so far (in epoch order), handed over once."""
-        rows, self.ready = self.ready, []
-        return rows
+        if not self.ready:  # most epochs: the reductions run every `capacity` epochs
+            return NO_ROWS
+        block = self.ready[0] if len(self.ready) == 1 else np.concatenate(self.ready)
+        self.ready = []
+        return block
 
     @np.errstate(over="ignore", invalid="ignore")
-    def _rows(self, k: int) -> list[dict]:
+    def _rows(self, k: int) -> np.ndarray:
         thetas = self.thetas[:k + 1]
         w_squares = self._w_sums(thetas * thetas)  # (k + 1, layers): the ends of 0..k
         step = thetas[1:] - thetas[:-1]
         updates = self._w_sums(np.multiply(step, step, out=step))
         before = w_squares[:-1]
-        ratio = np.sqrt(np.divide(updates, before, out=np.zeros_like(updates),
-                                  where=before > 0))
-        weight_rms = np.sqrt(w_squares[1:] / self.w_size)
+        n = len(self.layers)
+        block = np.empty((k, n, COLUMNS))  # epoch, layer, then a column per statistic
+        block[:, :, 0] = np.array([e for e, _ in self.epochs], dtype=np.float64)[:, None]
+        block[:, :, 1] = np.arange(1, n + 1)
+        block[:, :, 2] = np.sqrt(w_squares[1:] / self.w_size)
         batches = np.array([max(b, 1) for _, b in self.epochs], dtype=np.float64)[:, None]
-        grad_rms = np.sqrt(self._w_sums(self.grads[:k]) / (batches * self.w_size))
-        outputs = [layer.columns(k, self.sample_rows) for layer in self.layers]
-        weight_rms, grad_rms, ratio = (_finite(x) for x in (weight_rms, grad_rms, ratio))
-        rows = []
-        for s, (epoch, _) in enumerate(self.epochs):
-            for i, out in enumerate(outputs):
-                rows.append({
-                    "epoch": epoch, "layer": i + 1, "weight_rms": weight_rms[s][i],
-                    "grad_rms": grad_rms[s][i], "update_ratio": ratio[s][i],
-                    "act_mean": out["act_mean"][s], "act_std": out["act_std"][s],
-                    "dead": out["dead"][s], "saturated": out["saturated"][s],
-                })
-        return rows
+        block[:, :, 3] = np.sqrt(self._w_sums(self.grads[:k]) / (batches * self.w_size))
+        block[:, :, 4] = np.sqrt(np.divide(updates, before, out=np.zeros_like(updates),
+                                           where=before > 0))
+        for i, layer in enumerate(self.layers):
+            block[:, i, 5:] = layer.columns(k, self.sample_rows)
+        block = block.reshape(k * n, COLUMNS)
+        block[~np.isfinite(block)] = np.nan  # overflowed: an empty cell
+        return block
 
     def _w_sums(self, values: np.ndarray) -> np.ndarray:
         """Per row and layer, the sum over W of rows laid out like theta (float64)."""

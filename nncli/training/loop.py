@@ -27,6 +27,7 @@ from ..config import TrainingConfig
 from ..engine.losses import Loss
 from ..engine.network import CHUNK_ROWS, Network, evaluate
 from ..metrics import Metric
+from ..runs.formats import layer_records
 from .control import EpochControl
 from .layerstats import LayerStats
 from .objective import optimizer_for, penalty_for
@@ -278,7 +279,7 @@ def _layer_rows(result: FitResult) -> FitResult:
     if result.layer_stats is not None:
         result.layer_stats.flush()
         if result.layers is not None:
-            result.layers += result.layer_stats.take()
+            result.layers += layer_records(result.layer_stats.take())
     return result
 
 

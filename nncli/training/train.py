@@ -23,8 +23,9 @@ from ..errors import InputError, NncliWarning, OutputFailed, TrainingFailed
 from ..files import finite_or_none, os_errors
 from ..runs.directory import (RUN_DATA, RUN_FILES, RunWriter, discard_partial, is_inside,
                               is_partial, lock_dir, unlock_dir)
-from ..runs.formats import (LAYER_COLUMNS, HistoryFile, Thinned, config_yaml, iter_history,
-                            iter_layers, model_description)
+from ..runs.formats import (LAYER_COLUMNS, LAYER_DIGITS, HistoryFile, Thinned, config_yaml,
+                            iter_history, iter_layers, layer_records, model_description,
+                            number_line)
 from ..runs.snapshots import MAX_PARAMETERS, SNAPSHOTS, Snapshots
 from .checkpoint import (CHECKPOINT, checkpoint_bytes, experiment_fingerprint, history_columns,
                          load_checkpoint, restore)
@@ -196,8 +197,7 @@ class _Recording(Hooks):
                           if net.theta.size <= MAX_PARAMETERS else None)
         # with early stopping the weights training ends with may be the best epoch's: the last
         # snapshot needs the last epoch's
-        self.last_params = ({k: v.copy() for k, v in net.parameters().items()}
-                            if self.snapshots and t.early_stopping else None)
+        self.last_theta = net.theta.copy() if self.snapshots and t.early_stopping else None
 
     def open_history(self, earlier, earlier_layers) -> None:
         """history.csv and layers.csv in the run's hidden directory, starting with the rows of
@@ -212,7 +212,7 @@ class _Recording(Hooks):
                 self.record(record)
         if self.experiment.config.training.layer_stats:
             with os_errors(self.layers_path):
-                self.layers = HistoryFile(self.layers_path, LAYER_COLUMNS)
+                self.layers = HistoryFile(self.layers_path, LAYER_COLUMNS, digits=LAYER_DIGITS)
                 self.record_layers(earlier_layers)
 
     def record(self, record: dict) -> None:
@@ -220,6 +220,7 @@ class _Recording(Hooks):
         self.thinned.add(record)
 
     def record_layers(self, rows) -> None:
+        """Records (a resumed run's earlier rows, read back) one at a time."""
         with os_errors(self.layers_path):
             for row in rows:
                 self.layers.append(row)
@@ -227,6 +228,21 @@ class _Recording(Hooks):
                 if self.layers_last and self.layers_last[0]["epoch"] != row["epoch"]:
                     self.layers_last = []
                 self.layers_last.append(row)
+
+    def record_layer_block(self, block) -> None:
+        """Rows as training computes them (a block of numbers): written in one piece; only the
+        rows the thinned copy keeps, and the last epoch's, become records."""
+        if not len(block):
+            return
+        with os_errors(self.layers_path):
+            self.layers.append_block(block)
+        n = len(self.experiment.network.layers)
+        kept = block[(block[:, 0] - 1) % self.layers_thinned.stride == 0]
+        last = layer_records(block[-n:])
+        for row in layer_records(kept):
+            self.layers_thinned.add(row)
+        self.layers_thinned.last = last
+        self.layers_last = list(last)
 
     def sync(self) -> None:
         with os_errors(self.history_path):
@@ -240,7 +256,7 @@ class _Recording(Hooks):
         if result.layer_stats is not None and self.layers is not None:
             if flush:
                 result.layer_stats.flush()
-            self.record_layers(result.layer_stats.take())
+            self.record_layer_block(result.layer_stats.take())
 
     def save_snapshots(self) -> None:
         if self.snapshots is not None and self.snapshots.epochs:
@@ -261,11 +277,10 @@ class _Recording(Hooks):
             self.record(record)
         self.take_layers(result)
         if self.snapshots is not None:
-            params = self.experiment.network.parameters()
-            self.snapshots.epoch_end(record["epoch"], record["loss"], params)
-            if self.last_params is not None:
-                for k, v in params.items():
-                    np.copyto(self.last_params[k], v)
+            net = self.experiment.network
+            self.snapshots.epoch_end(record["epoch"], record["loss"], net.parameters)
+            if self.last_theta is not None:
+                np.copyto(self.last_theta, net.theta)
         self.hooks.epoch_end(record, result)
         t = self.experiment.config.training
         done = result.epochs_run
@@ -279,8 +294,9 @@ class _Recording(Hooks):
         on where it stopped)."""
         self.take_layers(result, flush=True)
         if self.snapshots is not None and result.status != "interrupted" and result.epochs_run:
-            params = self.last_params or self.experiment.network.parameters()
-            self.snapshots.add(result.epochs_run, result.last_record["loss"], params)
+            net = self.experiment.network
+            theta = net.theta if self.last_theta is None else self.last_theta
+            self.snapshots.add(result.epochs_run, result.last_record["loss"], net.named(theta))
 
     def stop_requested(self) -> bool:
         return self.hooks.stop_requested()
@@ -390,7 +406,10 @@ def _checked_layers(path: Path, done: int, last_rows: list[dict]):
         if len(tail) > len(last_rows):
             tail.pop(0)
         yield row
-    if tail != last_rows:
+    def text(rows):  # as layers.csv holds them (to LAYER_DIGITS digits)
+        return [number_line(r, LAYER_COLUMNS, LAYER_DIGITS) for r in rows]
+
+    if text(tail) != text(last_rows):
         raise InputError(f"{path}: the rows of epoch {done} are not the ones the checkpoint "
                          f"recorded (was the file changed?)")
 

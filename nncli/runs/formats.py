@@ -154,6 +154,15 @@ class Thinned:
                 self.stride *= 2
                 self.rows = [r for r in self.rows if (r["epoch"] - 1) % self.stride == 0]
 
+    def add_block(self, block, per_epoch: int) -> None:
+        """Rows of numbers (layers.csv's, ``per_epoch`` rows an epoch) as :meth:`add` keeps
+        them, turning into records only the rows kept and the last epoch's."""
+        if not len(block):
+            return
+        for record in layer_records(block[(block[:, 0] - 1) % self.stride == 0]):
+            self.add(record)  # the stride may double on the way: add() decides again
+        self.last = layer_records(block[-per_epoch:])
+
     def history(self) -> list[dict]:
         if self.last and self.rows and self.last[0]["epoch"] == self.rows[-1]["epoch"]:
             return list(self.rows)

@@ -24,8 +24,7 @@ from ..files import finite_or_none, os_errors
 from ..runs.directory import (RUN_DATA, RUN_FILES, RunWriter, discard_partial, is_inside,
                               is_partial, lock_dir, unlock_dir)
 from ..runs.formats import (LAYER_COLUMNS, LAYER_DIGITS, HistoryFile, Thinned, config_yaml,
-                            iter_history, iter_layers, layer_records, model_description,
-                            number_line)
+                            iter_history, iter_layers, model_description, number_line)
 from ..runs.snapshots import MAX_PARAMETERS, SNAPSHOTS, Snapshots
 from .checkpoint import (CHECKPOINT, checkpoint_bytes, experiment_fingerprint, history_columns,
                          load_checkpoint, restore)
@@ -236,13 +235,8 @@ class _Recording(Hooks):
             return
         with os_errors(self.layers_path):
             self.layers.append_block(block)
-        n = len(self.experiment.network.layers)
-        kept = block[(block[:, 0] - 1) % self.layers_thinned.stride == 0]
-        last = layer_records(block[-n:])
-        for row in layer_records(kept):
-            self.layers_thinned.add(row)
-        self.layers_thinned.last = last
-        self.layers_last = list(last)
+        self.layers_thinned.add_block(block, len(self.experiment.network.layers))
+        self.layers_last = list(self.layers_thinned.last)
 
     def sync(self) -> None:
         with os_errors(self.history_path):

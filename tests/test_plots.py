@@ -396,6 +396,7 @@ def test_plot_compares_into_the_current_folder_by_default(runs, tmp_path, monkey
                                        "2 input features (this run: regression, 1 features)"),
     (["{blobs3d}", "--what", "fit"], "no fitted curve: it needs a regression run with 1 input"),
     (["{blobs}", "{xor}", "--what", "network"], "several runs are compared by their loss curves"),
+    (["{blobs}", "{xor}", "--label", "a"], "--label: 1 labels for 2 runs; give one per run"),
     (["{blobs}", "--out", "{tmp}/x.png"], "--out {tmp}/x.png: 6 pictures do not fit in one file"),
     (["{blobs}", "--what", "loss", "--out", "{tmp}/x.jpg"], "unknown picture format '.jpg'"),
     (["{blobs}", "--what", "loss", "--out", "{tmp}/nowhere/x.png"], "does not exist"),

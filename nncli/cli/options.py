@@ -40,3 +40,11 @@ Json = Annotated[bool, typer.Option(
 Labels = Annotated[Optional[List[str]], typer.Option(
     "--label", help="Several runs: their names, one per run, in order (default: what differs "
                     "between their configs, as lr=0.01).")]
+
+
+def check_labels(labels: Optional[List[str]], runs: int) -> None:
+    """--label, when given, names every run: one label per run."""
+    if labels and len(labels) != runs:
+        from ..errors import InputError
+
+        raise InputError(f"--label: {len(labels)} labels for {runs} runs; give one per run")

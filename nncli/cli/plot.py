@@ -16,7 +16,7 @@ import typer
 from ..errors import InputError
 from . import console
 from .app import command
-from .options import Labels, RunDirs
+from .options import Labels, RunDirs, check_labels
 
 COMPARISON_FILE = "loss-comparison.png"
 
@@ -59,9 +59,7 @@ def plot(
             raise InputError(f"--what {what.value}: several runs are compared by their loss "
                              f"curves only (--what loss); give one run directory for the "
                              f"other pictures")
-        if label and len(label) != len(runs):
-            raise InputError(f"--label: {len(label)} labels for {len(runs)} runs; give one "
-                             f"per run")
+        check_labels(label, len(runs))
         target = _destination(out, Path.cwd() / COMPARISON_FILE, COMPARISON_FILE, 1)
         _emit(plots.save(plots.draw_comparison(runs, label), target))
         return

@@ -10,7 +10,7 @@ import typer
 from ..errors import InputError
 from . import console
 from .app import command
-from .options import Labels, RunDirs
+from .options import Labels, RunDirs, check_labels
 
 REPORT_FILE = "report.html"
 
@@ -32,8 +32,7 @@ def report(
     from ..insight.report import expand, write_comparison, write_run_report
 
     runs = expand(run_dirs)
-    if label and len(label) != len(runs):
-        raise InputError(f"--label: {len(label)} labels for {len(runs)} runs; give one per run")
+    check_labels(label, len(runs))
     if out is not None and out.suffix.lower() not in (".html", ".htm"):
         raise InputError(f"--out {out}: a report is an .html file")
     if out is not None and not out.parent.is_dir():

@@ -191,3 +191,26 @@ def test_verify_trains_the_fix_beside_the_run_and_says_which_did_better(sick, tm
     assert verdict["fixed"] == pytest.approx(0.2703, abs=1e-4)  # early stopping's best epoch
     assert len(list((tmp_path / "fixed").iterdir())) == 1
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # the run is untouched
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda run: (run / "weights.npz").unlink(),
+     "{run}: no weights.npz (not a finished nncli run)"),
+    (lambda run: (run / "weights.npz").write_text("junk"),
+     "{run}/weights.npz: not an .npz archive"),
+    (lambda run: (run / "metrics.json").write_text("{"), "{run}/metrics.json: not valid JSON"),
+    (lambda run: (run / "layers.csv").write_text("junk\n"),
+     "{run}/layers.csv: expected a header starting with epoch,layer,"),
+])
+def test_a_damaged_run_is_one_error_line_for_doctor_and_report(sick, tmp_path, damage, message):
+    import shutil
+
+    run = tmp_path / "damaged"
+    shutil.copytree(sick["class_imbalance"], run)
+    damage(run)
+    cli = Cli(tmp_path)
+    for command in ("doctor", "report"):
+        r = cli(command, run)
+        assert r.exit_code == 2, r.output
+        assert r.stderr.startswith("error: " + message.format(run=run)), r.stderr
+        assert len(r.stderr.splitlines()) == 1 and not (run / "report.html").exists()

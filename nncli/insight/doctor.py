@@ -107,9 +107,9 @@ def facts_of_run(run_dir: Path) -> Facts:
     layers = read_layers(layers_file, thin=True) if layers_file.exists() else []
     experiment = reproduce(run_dir, "the data facts doctor checks")
     facts = Facts(config, metrics, history, layers, **data_facts(experiment))
-    if (run_dir / "weights.npz").is_file():
-        from ..runs.load import load_run
-        facts.dead_units = dead_units(load_run(run_dir).network, experiment.X_train)
+    from ..runs.load import load_run  # its trained network (a damaged one: an input error)
+
+    facts.dead_units = dead_units(load_run(run_dir).network, experiment.X_train)
     return facts
 
 

@@ -30,6 +30,18 @@ FILE_MODE = 0o666 & ~UMASK  # what open() would give a new file
 DIR_MODE = 0o777 & ~UMASK  # what mkdir would give a new directory
 
 
+def free_name(path: str | Path) -> Path:
+    """``path``, or the first of ``name-2.ext``, ``name-3.ext``, ... with nothing there: where a
+    default file name goes, so that a command never replaces a file it was not named (a file
+    given with --out is replaced, as asked)."""
+    path = Path(path)
+    for n in range(1, 10_000):
+        candidate = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+        if not os.path.lexists(candidate):
+            return candidate
+    raise InputError(f"{path.parent}: no free file name for {path.name}")
+
+
 def write_atomic(path: str | Path, data: bytes | Callable[[BinaryIO], None]) -> Path:
     """Write ``data`` (bytes, or a function that writes to a binary file) to ``path`` through a
     temporary file in the same folder, flushed to disk and renamed into place."""

@@ -116,3 +116,20 @@ def test_no_plots_means_no_report(tmp_path):
     r = cli("report", run)
     assert r.exit_code == 0 and r.stdout == f"{run / 'report.html'}\n"
     assert "no pictures" in (run / "report.html").read_text()
+
+
+def test_default_names_in_the_current_folder_never_replace_a_file(xor_runs, tmp_path,
+                                                                   monkeypatch):
+    """A file the user has under a default name stays; --out replaces what it names."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("report.html", "loss-comparison.png"):
+        (tmp_path / name).write_text("mine")
+    cli = Cli(tmp_path)
+    r = cli("report", *xor_runs)
+    assert r.exit_code == 0 and r.stdout == f"{tmp_path / 'report-2.html'}\n"
+    r = cli("plot", *xor_runs)
+    assert r.exit_code == 0 and r.stdout == f"{tmp_path / 'loss-comparison-2.png'}\n"
+    assert (tmp_path / "report.html").read_text() == "mine"
+    assert (tmp_path / "loss-comparison.png").read_text() == "mine"
+    r = cli("report", *xor_runs, "--out", tmp_path / "report.html")
+    assert r.exit_code == 0 and (tmp_path / "report.html").read_text().startswith("<!DOCTYPE")

@@ -14,6 +14,7 @@ from typing import Optional
 import typer
 
 from ..errors import InputError
+from ..files import free_name
 from . import console
 from .app import command
 from .options import Labels, RunDirs, check_labels
@@ -46,8 +47,10 @@ def plot(
     label: Labels = None,
     out: Optional[Path] = typer.Option(
         None, "--out", metavar="FILE|DIR",
-        help="Write to this file (.png, .svg or .pdf) or into this existing folder. Default: "
-             f"the run directory; for several runs, {COMPARISON_FILE} in the current folder."),
+        help="Write to this file (.png, .svg or .pdf; replaced if it exists) or into this "
+             f"existing folder. Default: the run directory; for several runs, "
+             f"{COMPARISON_FILE} in the current folder (loss-comparison-2.png, ... if that "
+             f"exists)."),
 ):
     """Draw a run's pictures (loss curves, decision boundary, fitted curve, network, the
     animation, hidden units, layer statistics) again."""
@@ -60,7 +63,7 @@ def plot(
                              f"curves only (--what loss); give one run directory for the "
                              f"other pictures")
         check_labels(label, len(runs))
-        target = _destination(out, Path.cwd() / COMPARISON_FILE, COMPARISON_FILE, 1)
+        target = _destination(out, free_name(Path.cwd() / COMPARISON_FILE), COMPARISON_FILE, 1)
         _emit(plots.save(plots.draw_comparison(runs, label), target))
         return
 

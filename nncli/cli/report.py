@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import InputError
+from ..files import free_name
 from . import console
 from .app import command
 from .options import Labels, RunDirs, check_labels
@@ -21,8 +22,9 @@ REPORT_FILE = "report.html"
 def report(
     run_dirs: RunDirs,
     out: Optional[Path] = typer.Option(
-        None, "--out", metavar="FILE", help="Write the page here. Default: report.html in "
-        "the run directory for one run; in the current folder for several."),
+        None, "--out", metavar="FILE", help="Write the page here (replaced if it exists). "
+        "Default: report.html in the run directory for one run; for several, report.html in "
+        "the current folder, or report-2.html, ... if that exists."),
     label: Labels = None,
 ):
     """Write report.html: config, metrics, doctor's findings, loss curves, the animation, the
@@ -40,5 +42,5 @@ def report(
     if len(runs) == 1 and not label:
         path = write_run_report(runs[0], out)
     else:
-        path = write_comparison(runs, out or Path.cwd() / REPORT_FILE, label)
+        path = write_comparison(runs, out or free_name(Path.cwd() / REPORT_FILE), label)
     console.emit(f"{path}\n")

@@ -71,8 +71,8 @@ def number_lines(block, digits: int) -> str:
     :func:`number_line` writes each: one formatting pass for the whole block."""
     if not len(block):
         return ""
-    line = ",".join([f"%.{digits}g"] * len(block[0])) + "\n"
-    return "".join([line % tuple(row) for row in block.tolist()]).replace("nan", "")
+    lines = (",".join([f"%.{digits}g"] * len(block[0])) + "\n") * len(block)
+    return (lines % tuple(block.ravel().tolist())).replace("nan", "")  # one call formats all
 
 
 def layer_records(block) -> list[dict]:

@@ -214,3 +214,27 @@ def test_a_damaged_run_is_one_error_line_for_doctor_and_report(sick, tmp_path, d
         assert r.exit_code == 2, r.output
         assert r.stderr.startswith("error: " + message.format(run=run)), r.stderr
         assert len(r.stderr.splitlines()) == 1 and not (run / "report.html").exists()
+
+
+def test_verify_never_writes_into_the_run_it_diagnoses(sick, tmp_path):
+    run = sick["flat"]
+    before = sorted(p.name for p in run.iterdir())
+    cli = Cli(tmp_path)
+    for out in (run, run / "sub"):
+        r = cli("doctor", run, "--verify", "--out", out)
+        assert r.exit_code == 2, r.output
+        assert r.stderr == (f"error: --out {out}: inside the run being diagnosed ({run}); the "
+                            f"run is never changed, so keep the fixed runs elsewhere\n")
+    r = cli("doctor", run, "--out", tmp_path / "kept")
+    assert r.exit_code == 2
+    assert r.stderr == "error: --out: where --verify keeps the fixed runs; give --verify too\n"
+    assert sorted(p.name for p in run.iterdir()) == before and not (tmp_path / "kept").exists()
+
+
+def test_a_verdict_shows_enough_digits_to_tell_the_two_numbers_apart():
+    from nncli.cli.doctor import _shown
+
+    assert _shown(0.8828, 0.2703) == ("0.8828", "0.2703")
+    assert _shown(0.718512, 0.718461) == ("0.71851", "0.71846")
+    assert _shown(0.5, 0.5) == ("0.5", "0.5")
+    assert _shown("diverged", "finished") == ("diverged", "finished")

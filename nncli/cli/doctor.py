@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..errors import InputError
 from . import console
 from .app import command
 from .options import Json, RunDir
@@ -31,6 +32,9 @@ def doctor(
     from ..insight import doctor as rules
 
     rules.check_run(run_dir)
+    if out is not None and not verify:
+        raise InputError("--out: where --verify keeps the fixed runs; give --verify too")
+    rules.check_verify_out(run_dir, out)
     findings = rules.diagnose(rules.facts_of_run(run_dir))
     config = rules.config_arg(run_dir)
     verdicts = rules.verify(run_dir, findings, out) if verify and findings else []
@@ -58,8 +62,9 @@ def doctor(
             v = verdicts[k]
             before, after = _measure(v.original, v.measure), _measure(v.fixed, v.measure)
             verdict = "better" if v.better else "not better"
-            lines.append(f"   verified: {verdict}: {v.measure} {_show(before)} -> "
-                         f"{_show(after)} (fixed run {v.fixed['status']})"
+            shown = _shown(before, after)
+            lines.append(f"   verified: {verdict}: {v.measure} {shown[0]} -> "
+                         f"{shown[1]} (fixed run {v.fixed['status']})"
                          + (f", kept in {v.run_dir}" if v.run_dir else "") + "\n")
     console.emit("".join(lines))
 
@@ -71,5 +76,13 @@ def _measure(metrics: dict, measure: str):
     return part.get("loss")
 
 
-def _show(value) -> str:
-    return value if isinstance(value, str) else console.number(value, 4)
+def _shown(before, after) -> tuple[str, str]:
+    """The two measures, to 4 significant digits, or as many more as it takes to tell two
+    different numbers apart (a "better" must not read 0.7185 -> 0.7185)."""
+    if isinstance(before, str) or isinstance(after, str) or None in (before, after):
+        return tuple(v if isinstance(v, str) else console.number(v, 4) for v in (before, after))
+    digits = 4
+    while digits < 17 and before != after and \
+            console.number(before, digits) == console.number(after, digits):
+        digits += 1
+    return console.number(before, digits), console.number(after, digits)

@@ -409,6 +409,7 @@ def verify(run_dir: Path, findings: list[Finding], out: Path | None = None) -> l
     from ..training.train import train_from_config
 
     run_dir = Path(run_dir)
+    check_verify_out(run_dir, out)
     original = read_metrics(run_dir / "metrics.json")
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="nncli-doctor-"))
     verdicts = []
@@ -448,6 +449,16 @@ def _quote(assignment: str) -> str:
 
 def config_arg(run_dir: Path) -> str:
     return str(Path(run_dir) / "config.yaml")
+
+
+def check_verify_out(run_dir: Path, out: Path | None) -> None:
+    """Where --verify keeps the fixed runs: never inside the run it diagnoses (the run itself
+    is never changed)."""
+    from ..runs.directory import is_inside
+
+    if out is not None and is_inside(out, run_dir):
+        raise InputError(f"--out {out}: inside the run being diagnosed ({run_dir}); the run is "
+                         f"never changed, so keep the fixed runs elsewhere")
 
 
 def check_run(run_dir: Path) -> None:

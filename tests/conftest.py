@@ -135,15 +135,16 @@ outcome = train_from_config(sys.argv[1], [], sys.argv[2], hooks)
 print(json.dumps({"rss": hooks.rss, "after": rss(), "run_dir": str(outcome.run_dir),
                   "epochs_run": outcome.result.epochs_run}))
 """
-LONG_CONFIG = """\
-name: long
-data: {source: xor}
-network:
-  layers:
-    - {units: 2, activation: tanh}
-    - {units: 1, activation: sigmoid}
-training: {batch: full, learning_rate: 0.5, epochs: 200000, checkpoint_every: 50000}
-"""
+def tiny_xor(name: str, epochs: int, every: int = 0) -> str:
+    """The smallest run there is (a 2-2-1 network on XOR's four rows, one full batch): for
+    tests of many epochs."""
+    return (f"name: {name}\ndata: {{source: xor}}\nnetwork:\n  layers:\n"
+            f"    - {{units: 2, activation: tanh}}\n    - {{units: 1, activation: sigmoid}}\n"
+            f"training: {{batch: full, learning_rate: 0.5, epochs: {epochs}, "
+            f"checkpoint_every: {every}}}\n")
+
+
+LONG_CONFIG = tiny_xor("long", 200000, 50000)
 long_run_process = {}
 
 

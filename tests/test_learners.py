@@ -68,6 +68,17 @@ def answers(tmp_path, cells: dict, name="answers.csv"):
     return path
 
 
+def rounded_by_hand(ex, decimals: int) -> dict:
+    """What a learner writes who rounds every number to ``decimals`` and goes on with the
+    rounded one: each cell as the exercise rerun that way gives it."""
+    def rounding(number, q, value, step):
+        return np.round(value, decimals)
+
+    steps = ex.rerun(rounding)
+    return {c.label: f"{float(steps[c.step - 1].values[c.key][c.index]):.{decimals}f}"
+            for c in ex.all_cells() if c.stage != "given"}
+
+
 # --- the step calculator ---------------------------------------------------------------------
 
 # Every feature of issue 15 at once: two hidden layers with dropout, l2 and l1, a step
@@ -351,13 +362,7 @@ def test_follow_through_from_rounded_numbers(tmp_path):
     # another carries every digit and writes 4 significant ones. Both are all right.
     ex = exercise_config(CONFIGS / "xor-mlp.yaml", [], 1)
 
-    def rounding(number, q, value, step):
-        return np.round(value, 3)
-
-    steps = ex.rerun(rounding)
-    by_hand = {c.label: f"{float(steps[0].values[c.key][c.index]):.3f}"
-               for c in ex.all_cells() if c.stage != "given"}
-    report = grade(ex, read_answers(answers(tmp_path, by_hand)))
+    report = grade(ex, read_answers(answers(tmp_path, rounded_by_hand(ex, 3))))
     assert report.passed and any(g.carried for g in report.graded)
     report = grade(ex, read_answers(answers(tmp_path, fill(ex, ex.steps, 4))))
     assert report.passed and not any(g.carried for g in report.graded)

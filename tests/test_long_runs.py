@@ -9,22 +9,11 @@ from nncli.runs.formats import Thinned, read_history
 from nncli.training.checkpoint import CHECKPOINT
 from nncli.training.train import resume_run, train_from_config
 
-from conftest import CONFIGS, hooks, start_long_run, weights, write_config
-
-TINY = """\
-name: tiny
-data: {source: xor}
-network:
-  layers:
-    - {units: 2, activation: tanh}
-    - {units: 1, activation: sigmoid}
-training: {batch: full, learning_rate: 0.5, epochs: EPOCHS, checkpoint_every: EVERY}
-"""
+from conftest import CONFIGS, hooks, start_long_run, tiny_xor, weights, write_config
 
 
 def tiny(tmp_path, epochs, every=0):
-    return write_config(tmp_path, TINY.replace("EPOCHS", str(epochs))
-                        .replace("EVERY", str(every)))
+    return write_config(tmp_path, tiny_xor("tiny", epochs, every))
 
 
 def test_memory_stays_flat_over_200000_epochs():
